@@ -1,0 +1,26 @@
+import django_filters
+from django.db.models import Q
+
+from .choices import Role
+from .models import Team, User
+
+
+class UserFilterSet(django_filters.FilterSet):
+    role = django_filters.MultipleChoiceFilter(choices=Role.choices)
+    team = django_filters.ModelChoiceFilter(field_name="teams", queryset=Team.objects.all())
+    search = django_filters.CharFilter(method="filter_search", help_text="Email or name contains.")
+
+    class Meta:
+        model = User
+        fields = ["role", "team", "is_active"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
+
+
+class TeamFilterSet(django_filters.FilterSet):
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Team
+        fields = ["search"]

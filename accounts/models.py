@@ -1,0 +1,114 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+
+from .choices import STAFF_ROLES, WORKER_ROLES, Role
+from .roles import ROLE_PERMISSIONS
+
+DEFAULT_TEAM_NAME = "General"
+
+
+class Team(models.Model):
+    """A queue of work. Members are agents and supervisors."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserQuerySet(models.QuerySet):
+    def workers(self):
+        """Active agents and supervisors: the people work can be assigned to."""
+        return self.filter(is_active=True, role__in=WORKER_ROLES)
+
+    def visible_to(self, user):
+        if not user.is_authenticated or user.role == Role.REQUESTER:
+            return self.none()
+        if user.role == Role.ADMIN:
+            return self.all()
+        return self.workers()
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email):
+        # Emails are logins: compare them case-insensitively by storing them lower-case.
+        return super().normalize_email(email or "").strip().lower()
+
+    def get_by_natural_key(self, email):
+        return self.get(email=self.normalize_email(email))
+
+    def create_user(self, email, password=None, **fields):
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)  # None gives an unusable password
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        # `createsuperuser` passes the flags Django's own user model has; here the role decides.
+        fields.pop("is_staff", None)
+        fields.pop("is_superuser", None)
+        fields["role"] = Role.ADMIN
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser):
+    """A person who logs in with their email. The role decides everything they may do."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REQUESTER)
+    teams = models.ManyToManyField(Team, related_name="members", blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["role", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = User.objects.normalize_email(self.email)
+
+    # Staff status and permissions are derived from the role, never stored on their own.
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_worker(self) -> bool:
+        """Agents and supervisors: team members who can be assigned work."""
+        return self.role in WORKER_ROLES
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return self.is_active and (self.is_superuser or perm in ROLE_PERMISSIONS[self.role])
+
+    def has_perms(self, perm_list, obj=None) -> bool:
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if not self.is_active:
+            return False
+        return self.is_superuser or any(
+            perm.startswith(f"{app_label}.") for perm in ROLE_PERMISSIONS[self.role]
+        )

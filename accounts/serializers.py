@@ -1,0 +1,101 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from .choices import WORKER_ROLES, Role
+from .models import Team, User
+from .services import user_create, user_update
+
+NOT_A_WORKER = "Only active agents and supervisors can be team members."
+
+
+class UserSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(
+        max_length=254,
+        validators=[
+            UniqueValidator(
+                queryset=User.objects.all(),
+                lookup="iexact",
+                message="A user with this email already exists.",
+            )
+        ],
+    )
+    password = serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Checked by the password validators; never returned.",
+    )
+    teams = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Team.objects.all(), required=False
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "teams",
+            "is_active",
+            "date_joined",
+            "password",
+        ]
+        read_only_fields = ["date_joined"]
+
+    def validate_email(self, value: str) -> str:
+        return User.objects.normalize_email(value)
+
+    def validate(self, attrs):
+        instance = self.instance
+        role = attrs.get("role", instance.role if instance else Role.REQUESTER)
+        errors = {}
+
+        if attrs.get("teams") and role not in WORKER_ROLES:
+            errors["teams"] = [NOT_A_WORKER]
+
+        actor = self.context["request"].user
+        if instance is not None and instance.pk == actor.pk:
+            # An admin who demotes or deactivates themselves may lock everyone out.
+            if "role" in attrs and attrs["role"] != instance.role:
+                errors["role"] = ["You cannot change your own role."]
+            if attrs.get("is_active") is False:
+                errors["is_active"] = ["You cannot deactivate yourself."]
+
+        if "password" in attrs:
+            candidate = User(
+                email=attrs.get("email", instance.email if instance else ""),
+                full_name=attrs.get("full_name", instance.full_name if instance else ""),
+            )
+            try:
+                validate_password(attrs["password"], user=candidate)
+            except DjangoValidationError as exc:
+                errors["password"] = list(exc.messages)
+
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):
+        return user_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        return user_update(user=instance, **validated_data)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=User.objects.all(), required=False
+    )
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "members", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate_members(self, members: list[User]) -> list[User]:
+        if any(not (member.is_active and member.is_worker) for member in members):
+            raise serializers.ValidationError(NOT_A_WORKER)
+        return members

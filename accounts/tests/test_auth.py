@@ -1,0 +1,143 @@
+from datetime import timedelta
+
+import pytest
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework_simplejwt.tokens import AccessToken
+
+from .factories import PASSWORD, AgentFactory, RequesterFactory
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_URL = "/api/v1/auth/token/"
+REFRESH_URL = "/api/v1/auth/token/refresh/"
+LOGOUT_URL = "/api/v1/auth/logout/"
+ME_URL = "/api/v1/me/"
+
+
+def login(client, email, password=PASSWORD):
+    return client.post(TOKEN_URL, {"email": email, "password": password}, format="json")
+
+
+def test_login_with_email_and_password_returns_working_tokens(api_client):
+    user = AgentFactory(email="alex@example.com")
+
+    response = login(api_client, "alex@example.com")
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    me = api_client.get(ME_URL)
+    assert me.status_code == 200
+    assert me.json()["id"] == user.pk
+    assert me.json()["role"] == "agent"
+    assert "password" not in me.json()
+
+
+def test_login_email_is_case_insensitive(api_client):
+    AgentFactory(email="alex@example.com")
+
+    assert login(api_client, "Alex@Example.COM").status_code == 200
+
+
+def test_bad_login_does_not_reveal_whether_the_email_exists(api_client):
+    AgentFactory(email="alex@example.com")
+    RequesterFactory(email="gone@example.com", is_active=False)
+
+    wrong_password = login(api_client, "alex@example.com", "not-the-password")
+    unknown_email = login(api_client, "nobody@example.com", "not-the-password")
+    inactive = login(api_client, "gone@example.com")
+
+    assert wrong_password.status_code == unknown_email.status_code == inactive.status_code == 401
+    assert wrong_password.json() == unknown_email.json() == inactive.json()
+    assert wrong_password.json()["code"] == "no_active_account"
+
+
+def test_login_without_fields_is_400_per_field(api_client):
+    response = api_client.post(TOKEN_URL, {}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"email", "password"}
+
+
+def test_refresh_rotates_and_the_old_refresh_token_stops_working(api_client):
+    AgentFactory(email="alex@example.com")
+    first = login(api_client, "alex@example.com").json()
+
+    rotated = api_client.post(REFRESH_URL, {"refresh": first["refresh"]}, format="json")
+    assert rotated.status_code == 200
+    assert rotated.json()["refresh"] != first["refresh"]
+
+    reused = api_client.post(REFRESH_URL, {"refresh": first["refresh"]}, format="json")
+    assert reused.status_code == 401
+    assert reused.json()["code"] == "token_not_valid"
+
+    again = api_client.post(REFRESH_URL, {"refresh": rotated.json()["refresh"]}, format="json")
+    assert again.status_code == 200
+
+
+def test_logout_blacklists_the_refresh_token(api_client):
+    AgentFactory(email="alex@example.com")
+    tokens = login(api_client, "alex@example.com").json()
+
+    logout = api_client.post(LOGOUT_URL, {"refresh": tokens["refresh"]}, format="json")
+    assert logout.status_code == 204
+
+    refresh = api_client.post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json")
+    assert refresh.status_code == 401
+
+
+def test_logout_with_a_garbage_token_is_401(api_client):
+    response = api_client.post(LOGOUT_URL, {"refresh": "not-a-token"}, format="json")
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("header", [None, "Bearer garbage", "Bearer ", "Token abc", "Bearer a.b.c"])
+def test_missing_or_garbage_access_tokens_are_401(api_client, header):
+    if header is not None:
+        api_client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api_client.get(ME_URL)
+
+    assert response.status_code == 401
+    assert set(response.json()) == {"status", "code", "detail", "fields"}
+
+
+def test_expired_access_token_is_401(api_client):
+    token = AccessToken.for_user(AgentFactory())
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = api_client.get(ME_URL)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_access_token_of_a_deactivated_user_is_401(api_client, client_for):
+    user = AgentFactory()
+    client = client_for(user)
+    user.is_active = False
+    user.save()
+
+    assert client.get(ME_URL).status_code == 401
+
+
+def test_token_endpoint_is_throttled(api_client, monkeypatch):
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "login", "3/minute")
+    AgentFactory(email="alex@example.com")
+
+    codes = [login(api_client, "alex@example.com", "wrong").status_code for _ in range(4)]
+
+    assert codes == [401, 401, 401, 429]
+    assert login(api_client, "alex@example.com").json()["code"] == "throttled"
+
+
+def test_session_login_works_for_the_browsable_api(client):
+    AgentFactory(email="alex@example.com")
+
+    assert client.login(email="alex@example.com", password=PASSWORD)
+    response = client.get(ME_URL, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert b"alex@example.com" in response.content

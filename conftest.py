@@ -1,0 +1,44 @@
+import os
+
+import pytest
+
+# Set before pytest-django loads the settings: tests run the development configuration
+# unless the environment says otherwise (CI adds DATABASE_URL for PostgreSQL).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatchdesk.settings")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 - load the settings now; pytest-django then sets Django up
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    from django.core.cache import cache
+
+    # A fast hasher keeps factories cheap; throttling counters must not leak between tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client that sends a real access token of the given user."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return make
