@@ -1,0 +1,109 @@
+import pytest
+
+from accounts.models import DEFAULT_TEAM_NAME, Team
+
+from .factories import AdminFactory, AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+TEAMS_URL = "/api/v1/teams/"
+
+
+def test_a_default_team_exists_after_migrate():
+    assert Team.objects.filter(name=DEFAULT_TEAM_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("factory", "status"),
+    [(RequesterFactory, 403), (AgentFactory, 200), (SupervisorFactory, 200), (AdminFactory, 200)],
+)
+def test_who_may_list_teams(client_for, factory, status):
+    response = client_for(factory()).get(TEAMS_URL)
+
+    assert response.status_code == status
+    if status == 200:
+        assert DEFAULT_TEAM_NAME in {team["name"] for team in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    ("factory", "status"),
+    [(RequesterFactory, 403), (AgentFactory, 403), (SupervisorFactory, 201), (AdminFactory, 201)],
+)
+def test_supervisors_and_admins_manage_teams(client_for, factory, status):
+    member = AgentFactory()
+
+    response = client_for(factory()).post(
+        TEAMS_URL, {"name": "Night shift", "members": [member.pk]}, format="json"
+    )
+
+    assert response.status_code == status
+    team = Team.objects.filter(name="Night shift").first()
+    if status == 201:
+        assert response.json()["members"] == [member.pk]
+        assert list(team.members.all()) == [member]
+    else:
+        assert team is None
+
+
+def test_agent_cannot_rename_a_team_they_can_see(client_for):
+    team = TeamFactory(name="Ops")
+
+    response = client_for(AgentFactory()).patch(
+        f"{TEAMS_URL}{team.pk}/", {"name": "Mine"}, format="json"
+    )
+
+    assert response.status_code == 403
+    team.refresh_from_db()
+    assert team.name == "Ops"
+
+
+def test_supervisor_changes_members(client_for):
+    team = TeamFactory(name="Ops")
+    first, second = AgentFactory(teams=[team]), SupervisorFactory()
+
+    response = client_for(SupervisorFactory()).patch(
+        f"{TEAMS_URL}{team.pk}/", {"members": [second.pk]}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert list(team.members.all()) == [second]
+    assert not first.teams.exists()
+
+
+@pytest.mark.parametrize(
+    "make_member",
+    [RequesterFactory, AdminFactory, lambda: AgentFactory(is_active=False)],
+    ids=["requester", "admin", "inactive agent"],
+)
+def test_only_active_agents_and_supervisors_can_be_members(client_for, make_member):
+    response = client_for(SupervisorFactory()).post(
+        TEAMS_URL, {"name": "Night shift", "members": [make_member().pk]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "members" in response.json()["fields"]
+
+
+def test_team_names_are_unique(client_for):
+    TeamFactory(name="Ops")
+
+    response = client_for(SupervisorFactory()).post(TEAMS_URL, {"name": "Ops"}, format="json")
+
+    assert response.status_code == 400
+    assert "name" in response.json()["fields"]
+
+
+def test_unknown_member_id_is_400(client_for):
+    response = client_for(SupervisorFactory()).post(
+        TEAMS_URL, {"name": "Ops", "members": [999999]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "members" in response.json()["fields"]
+
+
+def test_teams_are_never_deleted_through_the_api(client_for):
+    team = TeamFactory()
+
+    assert client_for(AdminFactory()).delete(f"{TEAMS_URL}{team.pk}/").status_code == 405
+    assert Team.objects.filter(pk=team.pk).exists()

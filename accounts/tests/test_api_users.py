@@ -1,0 +1,260 @@
+import pytest
+
+from accounts.models import User
+
+from .factories import (
+    AdminFactory,
+    AgentFactory,
+    RequesterFactory,
+    SupervisorFactory,
+    TeamFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+USERS_URL = "/api/v1/users/"
+ROLE_FACTORIES = {
+    "requester": RequesterFactory,
+    "agent": AgentFactory,
+    "supervisor": SupervisorFactory,
+    "admin": AdminFactory,
+}
+
+
+@pytest.fixture
+def people():
+    return {
+        "requester": RequesterFactory(),
+        "agent": AgentFactory(),
+        "supervisor": SupervisorFactory(),
+        "admin": AdminFactory(),
+        "inactive_agent": AgentFactory(is_active=False),
+    }
+
+
+def listed_ids(response) -> set[int]:
+    return {row["id"] for row in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "sees"),
+    [
+        ("requester", 403, set()),
+        ("agent", 200, {"agent", "supervisor"}),
+        ("supervisor", 200, {"agent", "supervisor"}),
+        ("admin", 200, {"requester", "agent", "supervisor", "admin", "inactive_agent"}),
+    ],
+)
+def test_who_may_list_users_and_whom_they_see(client_for, people, role, status, sees):
+    response = client_for(people[role]).get(USERS_URL)
+
+    assert response.status_code == status
+    if status == 200:
+        assert listed_ids(response) == {people[name].pk for name in sees}
+
+
+def test_anonymous_user_list_is_401(api_client):
+    assert api_client.get(USERS_URL).status_code == 401
+
+
+@pytest.mark.parametrize(("role", "status"), [("agent", 404), ("supervisor", 404), ("admin", 200)])
+def test_a_requester_is_invisible_to_workers(client_for, people, role, status):
+    response = client_for(people[role]).get(f"{USERS_URL}{people['requester'].pk}/")
+
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("requester", 403), ("agent", 403), ("supervisor", 403), ("admin", 201)],
+)
+def test_only_admins_create_users(client_for, people, role, status):
+    team = TeamFactory()
+    payload = {
+        "email": "New.Person@Example.com",
+        "full_name": "New Person",
+        "role": "agent",
+        "teams": [team.pk],
+        "password": "a-sufficiently-long-passphrase",
+    }
+
+    response = client_for(people[role]).post(USERS_URL, payload, format="json")
+
+    assert response.status_code == status
+    created = User.objects.filter(email="new.person@example.com").first()
+    if status == 201:
+        body = response.json()
+        assert "password" not in body
+        assert body["email"] == "new.person@example.com"
+        assert body["teams"] == [team.pk]
+        assert created.check_password("a-sufficiently-long-passphrase")
+        assert list(created.teams.all()) == [team]
+    else:
+        assert created is None
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("agent", 403), ("supervisor", 403), ("admin", 200)],
+)
+def test_only_admins_change_roles(client_for, people, role, status):
+    target = people["agent"] if role != "agent" else AgentFactory()
+
+    response = client_for(people[role]).patch(
+        f"{USERS_URL}{target.pk}/", {"role": "supervisor"}, format="json"
+    )
+
+    assert response.status_code == status
+    target.refresh_from_db()
+    assert target.role == ("supervisor" if status == 200 else "agent")
+
+
+def test_changing_an_invisible_user_is_404_not_403(client_for, people):
+    response = client_for(people["agent"]).patch(
+        f"{USERS_URL}{people['requester'].pk}/", {"full_name": "x"}, format="json"
+    )
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["short", "12345678901234", "password123", "new.person@example.com"],
+)
+def test_weak_passwords_are_400_with_field_messages(client_for, people, password):
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {"email": "new.person@example.com", "role": "requester", "password": password},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert list(body["fields"]) == ["password"]
+    assert body["fields"]["password"]
+    assert not User.objects.filter(email="new.person@example.com").exists()
+
+
+def test_create_reports_every_bad_field(client_for, people):
+    response = client_for(people["admin"]).post(
+        USERS_URL, {"email": "not-an-email", "role": "boss"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"email", "role", "password"}
+
+
+def test_duplicate_email_is_400_whatever_its_case(client_for, people):
+    AgentFactory(email="taken@example.com")
+
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {"email": "TAKEN@example.com", "password": "a-sufficiently-long-passphrase"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "email" in response.json()["fields"]
+
+
+def test_requesters_cannot_be_team_members(client_for, people):
+    team = TeamFactory()
+
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {
+            "email": "r@example.com",
+            "role": "requester",
+            "teams": [team.pk],
+            "password": "a-sufficiently-long-passphrase",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "teams" in response.json()["fields"]
+
+
+def test_a_user_who_becomes_a_requester_leaves_their_teams(client_for, people):
+    agent = AgentFactory(teams=[TeamFactory()])
+
+    response = client_for(people["admin"]).patch(
+        f"{USERS_URL}{agent.pk}/", {"role": "requester"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["teams"] == []
+    assert not agent.teams.exists()
+
+
+def test_admin_sets_a_new_password(client_for, people):
+    target = people["agent"]
+
+    response = client_for(people["admin"]).patch(
+        f"{USERS_URL}{target.pk}/", {"password": "another-long-passphrase"}, format="json"
+    )
+
+    assert response.status_code == 200
+    target.refresh_from_db()
+    assert target.check_password("another-long-passphrase")
+
+
+def test_admin_cannot_demote_or_deactivate_themselves(client_for, people):
+    admin = people["admin"]
+
+    response = client_for(admin).patch(
+        f"{USERS_URL}{admin.pk}/", {"role": "agent", "is_active": False}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"role", "is_active"}
+    admin.refresh_from_db()
+    assert admin.role == "admin"
+    assert admin.is_active
+
+
+def test_users_are_never_deleted_through_the_api(client_for, people):
+    response = client_for(people["admin"]).delete(f"{USERS_URL}{people['agent'].pk}/")
+
+    assert response.status_code == 405
+    assert User.objects.filter(pk=people["agent"].pk).exists()
+
+
+def test_user_filters(client_for, people):
+    team = TeamFactory()
+    member = AgentFactory(full_name="Zed Member", teams=[team])
+    client = client_for(people["admin"])
+
+    assert listed_ids(client.get(USERS_URL, {"team": team.pk})) == {member.pk}
+    assert listed_ids(client.get(USERS_URL, {"search": "zed mem"})) == {member.pk}
+    assert listed_ids(client.get(USERS_URL, {"role": "requester"})) == {people["requester"].pk}
+    assert listed_ids(client.get(USERS_URL, {"is_active": "false"})) == {
+        people["inactive_agent"].pk
+    }
+
+
+@pytest.mark.parametrize("role", ["requester", "agent", "supervisor", "admin"])
+def test_me_shows_every_role_themselves(client_for, role):
+    user = ROLE_FACTORIES[role]()
+
+    response = client_for(user).get("/api/v1/me/")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+    assert response.json()["role"] == role
+
+
+def test_user_list_query_count_does_not_grow_with_page_size(
+    client_for, people, django_assert_max_num_queries
+):
+    team = TeamFactory()
+    AgentFactory.create_batch(30, teams=[team])
+    client = client_for(people["admin"])
+
+    with django_assert_max_num_queries(4):
+        response = client.get(USERS_URL, {"page_size": 5})
+    assert len(response.json()["results"]) == 5
+    with django_assert_max_num_queries(4):
+        response = client.get(USERS_URL, {"page_size": 200})
+    assert len(response.json()["results"]) == 35
