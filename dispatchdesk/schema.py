@@ -15,20 +15,29 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input; messages per field in `fields`.",
+    "401": "No, invalid or expired credentials.",
+    "403": "Your role may not do this to a visible object.",
+    "404": "Not found, or not visible to you.",
+    "415": "The body is not JSON.",
+    "429": "Too many requests; retry later.",
+    "503": "The database is unavailable; retry later.",
+}
+
+
 class AutoSchema(openapi.AutoSchema):
+    """Adds the shared error responses that each operation can give."""
+
     def _error_codes(self) -> list[str]:
-        codes = ["400"]
-        public = all(isinstance(p, AllowAny) for p in self.view.get_permissions())
-        if not public or self.view.get_authenticators():
-            codes.append("401")
-        if not public:
+        codes = ["400", "401"]
+        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             codes.append("403")
         if "{" in self.path:
             codes.append("404")
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("415")
-        codes += ["429", "503"]
-        return codes
+        return [*codes, "429", "503"]
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -37,4 +46,5 @@ class AutoSchema(openapi.AutoSchema):
         for code in self._error_codes():
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorSerializer, code)
+                responses[code]["description"] = ERROR_DESCRIPTIONS[code]
         return responses

@@ -1,0 +1,113 @@
+import pytest
+
+from .conftest import SECRET_KEY, run_manage, run_python, settings_in_process
+
+
+def test_debug_is_off_unless_asked_for():
+    values = settings_in_process("DEBUG", DJANGO_SECRET_KEY=SECRET_KEY)
+
+    assert values["DEBUG"] is False
+
+
+@pytest.mark.parametrize(
+    "secret_key",
+    [None, "", "too-short", "django-insecure-" + "x" * 60, "a" * 60],
+    ids=["missing", "empty", "short", "django-insecure", "one-character"],
+)
+def test_production_refuses_to_start_without_a_real_secret_key(secret_key):
+    env = {"DJANGO_DEBUG": "0"}
+    if secret_key is not None:
+        env["DJANGO_SECRET_KEY"] = secret_key
+
+    result = run_manage("check", **env)
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_deploy_check_is_clean_in_production(production_env):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_turns_on_tls_settings(production_env):
+    values = settings_in_process(
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_PROXY_SSL_HEADER",
+        "ALLOWED_HOSTS",
+        **production_env,
+    )
+
+    assert values["SECURE_SSL_REDIRECT"] is True
+    assert values["SECURE_HSTS_SECONDS"] >= 31536000
+    assert values["SESSION_COOKIE_SECURE"] is True
+    assert values["CSRF_COOKIE_SECURE"] is True
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["ALLOWED_HOSTS"] == ["dispatch.example.com"]
+
+
+def test_plain_http_production_turns_tls_settings_off(production_env):
+    values = settings_in_process(
+        "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", **production_env, DJANGO_HTTPS="0"
+    )
+
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SESSION_COOKIE_SECURE"] is False
+
+
+def test_sqlite_is_the_default_database():
+    values = settings_in_process("DATABASES", DJANGO_DEBUG="1")
+
+    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["DATABASES"]["default"]["NAME"].endswith("db.sqlite3")
+
+
+def test_database_url_selects_postgresql_with_persistent_checked_connections():
+    values = settings_in_process(
+        "DATABASES",
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://app:pw@db.internal:6543/dispatch",
+        DJANGO_DB_CONN_MAX_AGE="120",
+    )
+
+    database = values["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["HOST"], database["PORT"], database["NAME"]) == (
+        "db.internal",
+        6543,
+        "dispatch",
+    )
+    assert database["CONN_MAX_AGE"] == 120
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert database["OPTIONS"]["connect_timeout"] == 5
+
+
+def test_jwt_lifetimes_and_throttle_come_from_the_environment():
+    code = (
+        "from django.conf import settings\n"
+        "jwt = settings.SIMPLE_JWT\n"
+        "print(jwt['ACCESS_TOKEN_LIFETIME'].seconds, jwt['REFRESH_TOKEN_LIFETIME'].days,"
+        " settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['login'])"
+    )
+
+    result = run_python(
+        code,
+        DJANGO_DEBUG="1",
+        JWT_ACCESS_TOKEN_MINUTES="5",
+        JWT_REFRESH_TOKEN_DAYS="2",
+        DJANGO_LOGIN_THROTTLE_RATE="7/minute",
+    )
+
+    assert result.stdout.split() == ["300", "2", "7/minute"]
+
+
+def test_a_malformed_integer_setting_is_a_clear_error():
+    result = run_manage("check", DJANGO_DEBUG="1", DJANGO_DB_CONN_MAX_AGE="soon")
+
+    assert result.returncode != 0
+    assert "DJANGO_DB_CONN_MAX_AGE must be an integer" in result.stderr
