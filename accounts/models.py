@@ -8,11 +8,19 @@ from .roles import ROLE_PERMISSIONS
 DEFAULT_TEAM_NAME = "General"
 
 
+class TeamManager(models.Manager):
+    def default(self) -> "Team":
+        """The team that work goes to when none is given (created by a migration)."""
+        return self.get_or_create(name=DEFAULT_TEAM_NAME)[0]
+
+
 class Team(models.Model):
     """A queue of work. Members are agents and supervisors."""
 
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamManager()
 
     class Meta:
         ordering = ["name"]
@@ -94,6 +102,10 @@ class User(AbstractBaseUser):
     @property
     def is_superuser(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def is_requester(self) -> bool:
+        return self.role == Role.REQUESTER
 
     @property
     def is_worker(self) -> bool:

@@ -20,6 +20,8 @@ ERROR_DESCRIPTIONS = {
     "401": "No, invalid or expired credentials.",
     "403": "Your role may not do this to a visible object.",
     "404": "Not found, or not visible to you.",
+    "409": "The object's state does not allow this; `detail` says what is missing.",
+    "412": "`If-Match` does not match the object's current ETag.",
     "415": "The body is not JSON.",
     "429": "Too many requests; retry later.",
     "503": "The database is unavailable; retry later.",
@@ -35,6 +37,12 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("403")
         if "{" in self.path:
             codes.append("404")
+        if "{" in self.path and hasattr(self.view, "transition_request_serializer"):
+            # Tickets and work orders: state guards and optimistic concurrency.
+            if self.method in ("POST", "PATCH"):
+                codes.append("409")
+            if self.method == "PATCH":
+                codes.append("412")
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("415")
         return [*codes, "429", "503"]

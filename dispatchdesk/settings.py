@@ -207,6 +207,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Tickets and work orders
+# Hours until new work is due, by priority, when no due date is given.
+DUE_HOURS = {
+    "urgent": env_int("DUE_HOURS_URGENT", 4),
+    "high": env_int("DUE_HOURS_HIGH", 24),
+    "normal": env_int("DUE_HOURS_NORMAL", 72),
+    "low": env_int("DUE_HOURS_LOW", 168),
+}
+# How long a create's Idempotency-Key is remembered.
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
+
 # Security
 # With DEBUG off the app assumes TLS in front of it; DJANGO_HTTPS=0 is for plain-HTTP setups.
 HTTPS = env_bool("DJANGO_HTTPS", default=not DEBUG)

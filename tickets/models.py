@@ -1,0 +1,244 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from django.db.models import Q, Subquery
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from accounts.models import Team
+from dispatchdesk.models import Event
+from dispatchdesk.workflow import (
+    assignee_or_supervisor,
+    guard,
+    has_assignee,
+    needs,
+    requester_assignee_or_supervisor,
+    requester_or_supervisor,
+    supervisor,
+    worker,
+)
+
+from .choices import PRIORITY_RANK, TERMINAL_STATUSES, Priority, TicketStatus
+
+
+def default_due_at(priority: str, start: datetime | None = None) -> datetime:
+    """When work of this priority is due, from settings.DUE_HOURS (hours per priority)."""
+    return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
+
+
+class WorkItemQuerySet(models.QuerySet):
+    def overdue(self):
+        return self.filter(due_at__lt=timezone.now()).exclude(
+            status__in=self.model.TERMINAL_STATUSES
+        )
+
+    def not_overdue(self):
+        return self.exclude(pk__in=self.overdue().values("pk"))
+
+
+class WorkItem(FSMModelMixin, models.Model):
+    """What tickets and work orders share: a titled piece of work of a team, with an audit trail."""
+
+    TERMINAL_STATUSES: frozenset[str] = frozenset()
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # Sorts priorities by urgency rather than alphabetically; kept by the database.
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(priority=value, then=rank) for value, rank in PRIORITY_RANK.items()),
+            default=0,
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="%(class)ss")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_%(class)ss",
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    external_ref = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    events = GenericRelation(Event, related_query_name="%(class)s")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.due_at and self.due_at < timezone.now() and not self.is_terminal)
+
+
+class TicketQuerySet(WorkItemQuerySet):
+    def visible_to(self, user):
+        """The one place that decides which tickets a user may see."""
+        if user.is_staff:
+            return self.all()
+        if user.is_requester:
+            return self.filter(requester=user)
+        own_teams = Subquery(user.teams.values("pk"))
+        return self.filter(Q(team__in=own_teams) | Q(assignee=user) | Q(requester=user))
+
+
+@guard("it has linked work orders that are still active")
+def no_active_work_orders(ticket) -> bool:
+    # Replaced with the real check once work orders exist (see workorders.models).
+    return True
+
+
+class Ticket(WorkItem):
+    TERMINAL_STATUSES = TERMINAL_STATUSES
+
+    status = FSMField(
+        max_length=16, choices=TicketStatus.choices, default=TicketStatus.NEW, protected=True
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    resolution = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated_idx"),
+            models.Index(fields=["due_at", "id"], name="ticket_due_idx"),
+            models.Index(fields=["-priority_rank", "-id"], name="ticket_priority_idx"),
+            models.Index(fields=["status", "-created_at"], name="ticket_status_idx"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
+            models.Index(fields=["team", "status"], name="ticket_team_status_idx"),
+        ]
+
+    # The lifecycle. Each transition's body only sets fields; dispatchdesk.workflow.fire()
+    # locks the row, checks state, role, inputs and guards, saves and records history.
+    @transition(field=status, source=TicketStatus.NEW, target=TicketStatus.OPEN, permission=worker)
+    def triage(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=TicketStatus.OPEN,
+        target=TicketStatus.IN_PROGRESS,
+        conditions=[has_assignee],
+        permission=assignee_or_supervisor,
+    )
+    def start(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[TicketStatus.OPEN, TicketStatus.IN_PROGRESS],
+        target=TicketStatus.ON_HOLD,
+        permission=assignee_or_supervisor,
+        custom=needs("note"),
+    )
+    def hold(self, *, note: str) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=TicketStatus.ON_HOLD,
+        target=TicketStatus.IN_PROGRESS,
+        conditions=[has_assignee],
+        permission=assignee_or_supervisor,
+    )
+    def resume(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.ON_HOLD],
+        target=TicketStatus.RESOLVED,
+        conditions=[no_active_work_orders],
+        permission=assignee_or_supervisor,
+        custom=needs("resolution"),
+    )
+    def resolve(self, *, resolution: str, note: str = "") -> None:
+        self.resolution = resolution
+        self.resolved_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=TicketStatus.RESOLVED,
+        target=TicketStatus.CLOSED,
+        permission=requester_or_supervisor,
+    )
+    def close(self, *, note: str = "") -> None:
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=TicketStatus.RESOLVED,
+        target=TicketStatus.OPEN,
+        permission=requester_assignee_or_supervisor,
+        custom=needs("note"),
+    )
+    @transition(
+        field=status,
+        source=TicketStatus.CLOSED,
+        target=TicketStatus.OPEN,
+        permission=supervisor,
+        custom=needs("note"),
+    )
+    def reopen(self, *, note: str) -> None:
+        self.resolution = ""
+        self.resolved_at = None
+        self.closed_at = None
+
+    @transition(
+        field=status,
+        source=TicketStatus.NEW,
+        target=TicketStatus.CANCELLED,
+        permission=requester_or_supervisor,
+        custom=needs("note"),
+    )
+    @transition(
+        field=status,
+        source=[TicketStatus.OPEN, TicketStatus.ON_HOLD],
+        target=TicketStatus.CANCELLED,
+        permission=supervisor,
+        custom=needs("note"),
+    )
+    def cancel(self, *, note: str) -> None:
+        pass
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    # Internal comments are for agents and supervisors only; requesters never see them.
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["ticket", "id"], name="comment_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on ticket {self.ticket_id}"

@@ -1,0 +1,62 @@
+"""Filters that tickets and work orders share."""
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+
+class PersonFilter(django_filters.CharFilter):
+    """A user id, `me`, or (when `allow_none`) `none` for no one."""
+
+    def __init__(self, *args, allow_none: bool = False, **kwargs):
+        self.allow_none = allow_none
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if value == "me":
+            return qs.filter(**{self.field_name: self.parent.request.user})
+        if value == "none" and self.allow_none:
+            return qs.filter(**{f"{self.field_name}__isnull": True})
+        if not value.isdigit():
+            choices = "a user id, me or none" if self.allow_none else "a user id or me"
+            raise ValidationError({self.field_name: [f"Send {choices}."]})
+        return qs.filter(**{f"{self.field_name}_id": int(value)})
+
+
+class WorkItemFilterSet(django_filters.FilterSet):
+    """Status, priority, team, assignee, dates, overdue, search and ordering."""
+
+    team = django_filters.NumberFilter(field_name="team_id")
+    assignee = PersonFilter(allow_none=True, help_text="A user id, `me` or `none`.")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    search = django_filters.CharFilter(method="filter_search", help_text="Title or description.")
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
+            ("priority_rank", "priority"),
+            ("due_at", "due_at"),
+        ),
+        help_text="created_at, updated_at, priority, due_at; prefix - for descending.",
+    )
+
+    def filter_overdue(self, queryset, name, value):
+        return queryset.overdue() if value else queryset.not_overdue()
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        # Ties broken by id so that pages never overlap or skip rows.
+        ordering = list(queryset.query.order_by) or list(self._meta.model._meta.ordering)
+        if not any(field.lstrip("-") == "id" for field in ordering):
+            last = ordering[-1] if ordering else "-id"
+            ordering.append("-id" if last.startswith("-") else "id")
+        return queryset.order_by(*ordering)

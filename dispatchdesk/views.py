@@ -1,0 +1,82 @@
+"""The viewset that tickets and work orders share: CRUD without delete, ETags, idempotent
+creates, and the transitions/, assign/ and history/ actions."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import workflow
+from .etags import etag_for
+from .history import history_visible_to
+from .idempotency import IdempotentCreateMixin
+from .serializers import AssignSerializer, EventSerializer, TransitionOptionSerializer
+
+
+class WorkItemViewSet(
+    IdempotentCreateMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    # Nothing is deleted through the API (DELETE answers 405); PATCH only, no PUT.
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    transition_request_serializer = None  # set by each subclass
+
+    def fire(self, obj, name: str, inputs: dict):
+        return workflow.fire(obj, name=name, by=self.request.user, inputs=inputs)
+
+    def assign_to(self, obj, to):
+        return workflow.assign(obj, by=self.request.user, to=to)
+
+    def with_etag(self, obj, data, status_code=status.HTTP_200_OK) -> Response:
+        return Response(data, status=status_code, headers={"ETag": etag_for(obj)})
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return self.with_etag(obj, self.get_serializer(obj).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        obj = serializer.save()
+        return self.with_etag(obj, self.represent(obj))
+
+    def represent(self, obj) -> dict:
+        """The object as the detail shows it (annotations and relations included)."""
+        # A user who just moved the object out of their sight still gets what they saved.
+        fresh = self.get_queryset().filter(pk=obj.pk).first() or obj
+        return self.serializer_class(fresh, context=self.get_serializer_context()).data
+
+    @extend_schema(methods=["GET"], responses=TransitionOptionSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def transitions(self, request, pk=None):
+        """GET: the transitions you may fire now. POST: fire one; answers the updated object."""
+        obj = self.get_object()
+        if request.method == "GET":
+            return Response(workflow.available_transitions(obj, request.user))
+        serializer = self.transition_request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        inputs = {k: v for k, v in serializer.validated_data.items() if k != "name"}
+        obj = self.fire(obj, serializer.validated_data["name"], inputs)
+        return self.with_etag(obj, self.represent(obj))
+
+    @action(detail=True, methods=["post"], serializer_class=AssignSerializer)
+    def assign(self, request, pk=None):
+        """Set (`{"assignee": id}`) or clear (`{"assignee": null}`) the assignee."""
+        obj = self.get_object()
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = self.assign_to(obj, serializer.validated_data["assignee"])
+        return self.with_etag(obj, self.represent(obj))
+
+    @extend_schema(responses=EventSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=EventSerializer, filterset_class=None)
+    def history(self, request, pk=None):
+        """The audit trail, oldest first."""
+        events = history_visible_to(self.get_object(), request.user)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+

@@ -1,0 +1,184 @@
+"""State machines shared by tickets and work orders: who may fire what, and firing it safely.
+
+A transition is declared once on its model with django-fsm-2's `@transition`, using the rules
+below: `permission=` one of the *who* rules, `conditions=` guards made with `@guard`, and
+`custom=needs("note")` for the inputs it requires. `fire()` is the only way a status changes:
+the API, the admin and the import commands all go through it.
+"""
+
+from collections.abc import Callable
+
+from django.db import transaction
+from rest_framework.exceptions import PermissionDenied, ValidationError
+
+from .exceptions import Conflict
+from .history import pk_or_none, record
+from .models import EventType
+
+TRANSITION_INPUTS = ("note", "resolution", "completion_notes")
+
+
+# Who may fire a transition: callables (instance, user) -> bool with a `who` description.
+def who(description: str):
+    def decorate(rule: Callable) -> Callable:
+        rule.who = description
+        return rule
+
+    return decorate
+
+
+@who("a supervisor")
+def supervisor(obj, user) -> bool:
+    return user.is_staff
+
+
+@who("an agent or a supervisor")
+def worker(obj, user) -> bool:
+    return not user.is_requester
+
+
+@who("the assignee or a supervisor")
+def assignee_or_supervisor(obj, user) -> bool:
+    return user.is_staff or (obj.assignee_id is not None and obj.assignee_id == user.pk)
+
+
+@who("the requester or a supervisor")
+def requester_or_supervisor(obj, user) -> bool:
+    return user.is_staff or obj.requester_id == user.pk
+
+
+@who("the requester, the assignee or a supervisor")
+def requester_assignee_or_supervisor(obj, user) -> bool:
+    return requester_or_supervisor(obj, user) or assignee_or_supervisor(obj, user)
+
+
+# Guards: conditions on the object's state, each saying what is missing when it fails.
+def guard(unmet: str | Callable):
+    """Mark a condition with the message to give when it does not hold (text or callable)."""
+
+    def decorate(condition: Callable) -> Callable:
+        condition.unmet = unmet
+        return condition
+
+    return decorate
+
+
+@guard("it has no assignee")
+def has_assignee(obj) -> bool:
+    return obj.assignee_id is not None
+
+
+def needs(*inputs: str) -> dict:
+    """`custom=` for a transition that requires these inputs (400 when missing or blank)."""
+    return {"needs": list(inputs)}
+
+
+def transitions_from_current_state(obj, name: str | None = None):
+    for transition in obj.get_all_status_transitions():
+        if transition.source == obj.status and (name is None or transition.name == name):
+            yield transition
+
+
+def unmet_guards(obj, transition) -> list[str]:
+    messages = []
+    for condition in transition.conditions:
+        if not condition(obj):
+            unmet = getattr(condition, "unmet", condition.__name__)
+            messages.append(unmet(obj) if callable(unmet) else unmet)
+    return messages
+
+
+def available_transitions(obj, user) -> list[dict]:
+    """What `user` may fire now: state, role and guards all satisfied."""
+    return [
+        {"name": t.name, "target": t.target, "needs": t.custom.get("needs", [])}
+        for t in transitions_from_current_state(obj)
+        if t.has_perm(obj, user) and not unmet_guards(obj, t)
+    ]
+
+
+def lock(obj):
+    """Re-read `obj` with its row locked until the end of the transaction."""
+    return type(obj).objects.select_for_update(of=("self",)).get(pk=obj.pk)
+
+
+@transaction.atomic
+def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bool = True):
+    """Fire transition `name` on `obj` as `by`, record it, and return the locked, saved object.
+
+    Refusals, in this order: unknown name or bad inputs (400), not from the current state (409),
+    not this user (403), missing inputs (400), unmet guards (409).
+    """
+    inputs = {key: value for key, value in (inputs or {}).items() if value is not None}
+    known = {transition.name for transition in obj.get_all_status_transitions()}
+    if name not in known:
+        raise ValidationError({"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]})
+
+    obj = lock(obj)
+    kind = obj._meta.verbose_name
+    transition = next(transitions_from_current_state(obj, name), None)
+    if transition is None:
+        raise Conflict(f"Cannot {name} a {kind} whose status is {obj.status}.")
+    if not transition.has_perm(obj, by):
+        rule = getattr(transition.permission, "who", "someone else")
+        raise PermissionDenied(f"Only {rule} may {name} this {kind}.")
+
+    required = transition.custom.get("needs", [])
+    errors = {
+        field: [f"This field is not used by {name}."]
+        for field in inputs
+        if field != "note" and field not in required
+    }
+    errors |= {
+        field: [f"This field is required to {name}."]
+        for field in required
+        if not str(inputs.get(field, "")).strip()
+    }
+    if errors:
+        raise ValidationError(errors)
+
+    unmet = unmet_guards(obj, transition)
+    if unmet:
+        raise Conflict(f"Cannot {name} this {kind}: {'; '.join(unmet)}.")
+
+    source = obj.status
+    getattr(obj, name)(**inputs)
+    obj.updated_by = by
+    obj.save()
+    data = {"transition": name, "from": source, "to": obj.status, "note": inputs.get("note", "")}
+    record(obj, by, EventType.STATUS_CHANGED, data, public=public)
+    return obj
+
+
+@transaction.atomic
+def assign(obj, *, by, to, public: bool = True):
+    """Set or clear the assignee of a ticket or work order, with the design's rules."""
+    obj = lock(obj)
+    kind = obj._meta.verbose_name
+    if obj.is_terminal:
+        raise Conflict(f"A {obj.status} {kind} cannot be assigned.")
+    if by.is_staff:
+        if to is not None and not (
+            to.is_active and to.is_worker and to.teams.filter(pk=obj.team_id).exists()
+        ):
+            raise ValidationError(
+                {"assignee": [f"{to} is not an active agent or supervisor of team {obj.team}."]}
+            )
+    else:
+        takes_it = obj.assignee_id is None and to == by and by.teams.filter(pk=obj.team_id).exists()
+        drops_it = to is None and obj.assignee_id == by.pk
+        if not (by.is_worker and (takes_it or drops_it)):
+            raise PermissionDenied(
+                f"You may only take unassigned work of your own teams or unassign yourself; "
+                f"a supervisor assigns this {kind}."
+            )
+
+    previous = obj.assignee
+    if pk_or_none(previous) == pk_or_none(to):
+        return obj
+    obj.assignee = to
+    obj.updated_by = by
+    obj.save(update_fields=["assignee", "updated_by", "updated_at"])
+    event_type = EventType.UNASSIGNED if to is None else EventType.ASSIGNED
+    record(obj, by, event_type, {"from": pk_or_none(previous), "to": pk_or_none(to)}, public=public)
+    return obj

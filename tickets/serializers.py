@@ -1,0 +1,94 @@
+from rest_framework import serializers
+
+from accounts.models import Team, User
+
+from .models import Comment, Ticket
+from .services import ticket_create, ticket_update
+
+# Fields that only change through their own endpoints: writing them is a 400 that says where.
+OWN_ENDPOINTS = {
+    "status": "Change the status through POST transitions/.",
+    "assignee": "Change the assignee through POST assign/.",
+}
+
+
+class RedirectedFieldsMixin:
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            misplaced = {field: [hint] for field, hint in OWN_ENDPOINTS.items() if field in data}
+            if misplaced:
+                raise serializers.ValidationError(misplaced)
+        return super().to_internal_value(data)
+
+
+class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, help_text="Defaults to the default team."
+    )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        help_text="Defaults to you. Only agents and supervisors file tickets for others.",
+    )
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "team",
+            "requester",
+            "assignee",
+            "due_at",
+            "is_overdue",
+            "resolution",
+            "resolved_at",
+            "closed_at",
+            "external_ref",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+        ]
+        read_only_fields = [
+            "status",
+            "assignee",
+            "resolution",
+            "resolved_at",
+            "closed_at",
+            "external_ref",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+        ]
+        extra_kwargs = {"due_at": {"help_text": "Defaults from the priority."}}
+
+    def create(self, validated_data):
+        return ticket_create(by=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        request = self.context["request"]
+        return ticket_update(
+            ticket=instance,
+            by=request.user,
+            changes=validated_data,
+            if_match=request.headers.get("If-Match"),
+        )
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="A transition listed by GET transitions/.")
+    note = serializers.CharField(required=False, allow_blank=True)
+    resolution = serializers.CharField(required=False, allow_blank=True)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "internal", "created_at"]
+        read_only_fields = ["author", "created_at"]

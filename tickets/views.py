@@ -1,0 +1,48 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from dispatchdesk.serializers import AssignSerializer
+from dispatchdesk.views import WorkItemViewSet
+
+from .filtersets import TicketFilterSet
+from .models import Ticket
+from .serializers import CommentSerializer, TicketSerializer, TransitionRequestSerializer
+from .services import comment_add
+
+
+@extend_schema_view(
+    transitions=extend_schema(
+        methods=["POST"], request=TransitionRequestSerializer, responses=TicketSerializer
+    ),
+    assign=extend_schema(request=AssignSerializer, responses=TicketSerializer),
+)
+class TicketViewSet(WorkItemViewSet):
+    """Tickets you may see: requesters their own; agents their teams', their own and those
+    assigned to them; supervisors and admins all. Tickets are cancelled, never deleted."""
+
+    queryset = Ticket.objects.none()  # for the schema; requests use get_queryset()
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilterSet
+    transition_request_serializer = TransitionRequestSerializer
+
+    def get_queryset(self):
+        return Ticket.objects.visible_to(self.request.user)
+
+    @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
+    @extend_schema(methods=["POST"], request=CommentSerializer, responses=CommentSerializer)
+    @action(detail=True, methods=["get", "post"], filterset_class=None)
+    def comments(self, request, pk=None):
+        """Comments, oldest first. Requesters see and write public comments only."""
+        ticket = self.get_object()
+        if request.method == "POST":
+            serializer = CommentSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            comment = comment_add(ticket=ticket, by=request.user, **serializer.validated_data)
+            return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        comments = ticket.comments.all()
+        if request.user.is_requester:
+            comments = comments.filter(internal=False)
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
