@@ -79,4 +79,3 @@ class WorkItemViewSet(
         events = history_visible_to(self.get_object(), request.user)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(EventSerializer(page, many=True).data)
-

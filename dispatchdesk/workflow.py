@@ -112,7 +112,9 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     inputs = {key: value for key, value in (inputs or {}).items() if value is not None}
     known = {transition.name for transition in obj.get_all_status_transitions()}
     if name not in known:
-        raise ValidationError({"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]})
+        raise ValidationError(
+            {"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]}
+        )
 
     obj = lock(obj)
     kind = obj._meta.verbose_name

@@ -62,7 +62,9 @@ def as_history_value(value):
 
 
 @transaction.atomic
-def ticket_update(*, ticket: Ticket, by: User, changes: dict, if_match: str | None = None) -> Ticket:
+def ticket_update(
+    *, ticket: Ticket, by: User, changes: dict, if_match: str | None = None
+) -> Ticket:
     """Edit a ticket's fields; records `{"field": [old, new]}` for what really changed."""
     ticket = workflow.lock(ticket)
     ensure_if_match(ticket, if_match)

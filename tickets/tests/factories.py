@@ -24,7 +24,6 @@ class TicketFactory(factory.django.DjangoModelFactory):
     due_at = factory.LazyAttribute(lambda t: default_due_at(t.priority, t.created_at))
 
 
-
 class CommentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Comment

@@ -51,7 +51,9 @@ def fire(client, ticket, name, **inputs):
     TABLE,
     ids=[f"{row[0]}-from-{row[1]}" for row in TABLE],
 )
-def test_who_may_fire_each_transition(client_for, cast, actor, name, source, target, allowed, needs):
+def test_who_may_fire_each_transition(
+    client_for, cast, actor, name, source, target, allowed, needs
+):
     ticket = ticket_in(cast, source)
 
     response = fire(client_for(cast[actor]), ticket, name, **{k: INPUTS[k] for k in needs})
@@ -156,7 +158,11 @@ def test_resolve_sets_resolution_and_time_and_reopen_clears_them(client_for, cas
 
     reopened = fire(client_for(cast["supervisor"]), ticket, "reopen", note="Again").json()
     assert reopened["status"] == "open"
-    assert (reopened["resolution"], reopened["resolved_at"], reopened["closed_at"]) == ("", None, None)
+    assert (reopened["resolution"], reopened["resolved_at"], reopened["closed_at"]) == (
+        "",
+        None,
+        None,
+    )
 
 
 def expected_options(cast, status, actor):
