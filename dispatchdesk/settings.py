@@ -177,6 +177,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "dispatchdesk.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dispatchdesk.exceptions.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("DJANGO_LOGIN_THROTTLE_RATE", "20/minute"),
     },
