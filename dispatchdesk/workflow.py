@@ -184,3 +184,39 @@ def assign(obj, *, by, to, public: bool = True):
     event_type = EventType.UNASSIGNED if to is None else EventType.ASSIGNED
     record(obj, by, event_type, {"from": pk_or_none(previous), "to": pk_or_none(to)}, public=public)
     return obj
+
+
+def lifecycle_markdown(model) -> str:
+    """A Mermaid diagram and a table of `model`'s lifecycle, generated from its transitions."""
+    statuses = [value for value, _ in model._meta.get_field("status").choices]
+    transitions = sorted(
+        model().get_all_status_transitions(),
+        key=lambda t: (statuses.index(t.source), t.name),
+    )
+    initial = model._meta.get_field("status").default
+    lines = ["```mermaid", "stateDiagram-v2", f"    [*] --> {initial}"]
+    for t in transitions:
+        needs_text = f" [{', '.join(t.custom['needs'])}]" if t.custom.get("needs") else ""
+        lines.append(f"    {t.source} --> {t.target}: {t.name}{needs_text}")
+    lines += [f"    {status} --> [*]" for status in sorted(model.TERMINAL_STATUSES)]
+    lines += [
+        "```",
+        "",
+        "| transition | from | to | who | needs | guards |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in transitions:
+        guards = ", ".join(
+            g.unmet if isinstance(g.unmet, str) else g.__name__ for g in t.conditions
+        )
+        needs_text = ", ".join(f"`{n}`" for n in t.custom.get("needs", []))
+        lines.append(
+            f"| `{t.name}` | {t.source} | {t.target} | {t.permission.who} | {needs_text} | "
+            f"{'not when ' + guards if guards else ''} |"
+        )
+    title = f"# {model._meta.verbose_name.capitalize()} lifecycle"
+    note = (
+        f"Generated from `{model._meta.label}` by `python manage.py lifecycle_diagrams`; "
+        "a test fails when it and the code disagree."
+    )
+    return "\n".join([title, "", note, "", *lines, ""])
