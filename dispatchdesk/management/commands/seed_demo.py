@@ -1,9 +1,14 @@
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import DEFAULT_TEAM_NAME, Team, User
 from accounts.services import user_create
+from dispatchdesk import workflow
+from tickets.services import comment_add, ticket_create, ticket_update
 
 DEMO_PASSWORD = "dispatch-demo-2026"
 DEMO_TEAMS = [DEFAULT_TEAM_NAME, "IT Support", "Facilities"]
@@ -15,9 +20,59 @@ DEMO_USERS = [
     ("admin@example.com", "Ada Admin", Role.ADMIN, []),
 ]
 
+# (title, team, priority, the path through the lifecycle as (who, transition, inputs))
+DEMO_TICKETS = [
+    ("Printer on floor 2 is jammed", "IT Support", "normal", []),
+    ("Request a second monitor", "IT Support", "low", [("agent", "triage", {})]),
+    (
+        "VPN drops every few minutes",
+        "IT Support",
+        "high",
+        [("agent", "triage", {}), ("agent", "take", {}), ("agent", "start", {})],
+    ),
+    (
+        "Air conditioning in room 4 is noisy",
+        "Facilities",
+        "normal",
+        [
+            ("agent2", "triage", {}),
+            ("agent2", "take", {}),
+            ("agent2", "hold", {"note": "Waiting for the contractor's visit on Monday."}),
+        ],
+    ),
+    (
+        "Cannot log into the expense tool",
+        "IT Support",
+        "urgent",
+        [
+            ("agent", "triage", {}),
+            ("agent", "take", {}),
+            ("agent", "start", {}),
+            ("agent", "resolve", {"resolution": "Password reset; account unlocked."}),
+        ],
+    ),
+    (
+        "Broken chair in the meeting room",
+        "Facilities",
+        "low",
+        [
+            ("agent2", "triage", {}),
+            ("agent2", "take", {}),
+            ("agent2", "resolve", {"resolution": "Chair replaced."}),
+            ("requester", "close", {}),
+        ],
+    ),
+    (
+        "Order new toner",
+        DEFAULT_TEAM_NAME,
+        "normal",
+        [("requester", "cancel", {"note": "Found a spare cartridge."})],
+    ),
+]
+
 
 class Command(BaseCommand):
-    help = "Load demo teams and one user per role into an empty database (for `make run`)."
+    help = "Load demo teams, one user per role and tickets in every status into an empty database."
 
     def handle(self, *args, **options):
         if User.objects.exists():
@@ -25,14 +80,38 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             teams = {name: Team.objects.get_or_create(name=name)[0] for name in DEMO_TEAMS}
+            users = {}
             for email, full_name, role, team_names in DEMO_USERS:
-                user_create(
+                users[email.split("@")[0]] = user_create(
                     email=email,
                     password=DEMO_PASSWORD,
                     full_name=full_name,
                     role=role,
                     teams=[teams[name] for name in team_names],
                 )
+            for title, team, priority, path in DEMO_TICKETS:
+                self.create_ticket(users, teams[team], title, priority, path)
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Log in with:"))
         for email, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {email:<24} password: {DEMO_PASSWORD}")
+
+    def create_ticket(self, users, team, title, priority, path):
+        ticket = ticket_create(
+            by=users["requester"],
+            title=title,
+            priority=priority,
+            team=team,
+            description=f"{title}. Reported through the demo data.",
+        )
+        comment_add(ticket=ticket, by=users["requester"], body="Thanks for looking into it!")
+        for who, name, inputs in path:
+            if name == "take":
+                ticket = workflow.assign(ticket, by=users[who], to=users[who])
+                comment_add(ticket=ticket, by=users[who], body="Checked the logs.", internal=True)
+            else:
+                ticket = workflow.fire(ticket, name=name, by=users[who], inputs=inputs)
+        if priority == "high":
+            # One overdue ticket, so that overdue filters and columns show something.
+            overdue = {"due_at": timezone.now() - timedelta(hours=2)}
+            ticket = ticket_update(ticket=ticket, by=users["supervisor"], changes=overdue)
+        return ticket
