@@ -1,8 +1,22 @@
 """Filters that tickets and work orders share."""
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+
+MAX_ID = 2**63 - 1  # the largest primary key the database can hold
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An object id: a whole number that fits the database, else 400 (never a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class PersonFilter(django_filters.CharFilter):
@@ -19,7 +33,7 @@ class PersonFilter(django_filters.CharFilter):
             return qs.filter(**{self.field_name: self.parent.request.user})
         if value == "none" and self.allow_none:
             return qs.filter(**{f"{self.field_name}__isnull": True})
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
             choices = "a user id, me or none" if self.allow_none else "a user id or me"
             raise ValidationError({self.field_name: [f"Send {choices}."]})
         return qs.filter(**{f"{self.field_name}_id": int(value)})
@@ -28,7 +42,7 @@ class PersonFilter(django_filters.CharFilter):
 class WorkItemFilterSet(django_filters.FilterSet):
     """Status, priority, team, assignee, dates, overdue, search and ordering."""
 
-    team = django_filters.NumberFilter(field_name="team_id")
+    team = IdFilter(field_name="team_id")
     assignee = PersonFilter(allow_none=True, help_text="A user id, `me` or `none`.")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

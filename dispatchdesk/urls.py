@@ -6,12 +6,13 @@ from rest_framework.routers import DefaultRouter
 
 from accounts import urls as accounts_urls
 from tickets import urls as tickets_urls
+from workorders import urls as workorders_urls
 
 from .health import healthz, readyz
 
 # One router gives the browsable API a single root listing every app's resources.
 api_router = DefaultRouter()
-for app_urls in (accounts_urls, tickets_urls):
+for app_urls in (accounts_urls, tickets_urls, workorders_urls):
     api_router.registry.extend(app_urls.router.registry)
 
 api_v1 = [*accounts_urls.urlpatterns, *api_router.urls]

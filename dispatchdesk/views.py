@@ -25,6 +25,11 @@ class WorkItemViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     transition_request_serializer = None  # set by each subclass
 
+    def perform_create(self, serializer):
+        obj = serializer.save()
+        # Answer with the object as the detail shows it (annotations included).
+        serializer.instance = self.get_queryset().filter(pk=obj.pk).first() or obj
+
     def fire(self, obj, name: str, inputs: dict):
         return workflow.fire(obj, name=name, by=self.request.user, inputs=inputs)
 

@@ -7,15 +7,22 @@ the API, the admin and the import commands all go through it.
 """
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from .etags import ensure_if_match
 from .exceptions import Conflict
 from .history import pk_or_none, record
 from .models import EventType
 
-TRANSITION_INPUTS = ("note", "resolution", "completion_notes")
+
+def default_due_at(priority: str, start: datetime | None = None) -> datetime:
+    """When work of this priority is due, from settings.DUE_HOURS (hours per priority)."""
+    return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
 
 
 # Who may fire a transition: callables (instance, user) -> bool with a `who` description.
@@ -53,11 +60,13 @@ def requester_assignee_or_supervisor(obj, user) -> bool:
 
 
 # Guards: conditions on the object's state, each saying what is missing when it fails.
-def guard(unmet: str | Callable):
-    """Mark a condition with the message to give when it does not hold (text or callable)."""
+def guard(unmet: str | Callable, label: str | None = None):
+    """Mark a condition with the message to give when it does not hold (text, or a callable
+    of the object for a message naming what is missing) and a label for the docs."""
 
     def decorate(condition: Callable) -> Callable:
         condition.unmet = unmet
+        condition.label = label or unmet
         return condition
 
     return decorate
@@ -152,6 +161,51 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     return obj
 
 
+def ensure_editable(obj, if_match: str | None) -> None:
+    """A locked object may be edited: its ETag still matches and it is not terminal."""
+    ensure_if_match(obj, if_match)
+    if obj.is_terminal:
+        raise Conflict(
+            f"A {obj.status} {obj._meta.verbose_name} is read-only; a supervisor can reopen it."
+            if obj.status == "closed"
+            else f"A {obj.status} {obj._meta.verbose_name} is read-only."
+        )
+
+
+def as_history_value(value):
+    return value.pk if hasattr(value, "pk") else value
+
+
+def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
+    """Write field edits to a locked object and record `{"field": [old, new]}` of real changes.
+
+    A new priority brings that priority's due date unless one is given; the team can only
+    change to one the assignee belongs to.
+    """
+    refused = sorted(set(changes) - editable)
+    if refused:
+        raise PermissionDenied(f"The {by.role} role may not change: {', '.join(refused)}.")
+    if "priority" in changes and "due_at" not in changes:
+        changes["due_at"] = default_due_at(changes["priority"], obj.created_at)
+    team = changes.get("team")
+    if team and obj.assignee_id and not team.members.filter(pk=obj.assignee_id).exists():
+        raise ValidationError(
+            {"team": [f"The assignee is not a member of {team}; unassign first."]}
+        )
+
+    diff = {}
+    for field, new in changes.items():
+        old = getattr(obj, field)
+        if as_history_value(old) != as_history_value(new):
+            diff[field] = [as_history_value(old), as_history_value(new)]
+            setattr(obj, field, new)
+    if diff:
+        obj.updated_by = by
+        obj.save(update_fields=[*diff, "updated_by", "updated_at"])
+        record(obj, by, EventType.FIELDS_CHANGED, diff)
+    return obj
+
+
 @transaction.atomic
 def assign(obj, *, by, to, public: bool = True):
     """Set or clear the assignee of a ticket or work order, with the design's rules."""
@@ -206,9 +260,7 @@ def lifecycle_markdown(model) -> str:
         "|---|---|---|---|---|---|",
     ]
     for t in transitions:
-        guards = ", ".join(
-            g.unmet if isinstance(g.unmet, str) else g.__name__ for g in t.conditions
-        )
+        guards = ", ".join(guard.label for guard in t.conditions)
         needs_text = ", ".join(f"`{n}`" for n in t.custom.get("needs", []))
         lines.append(
             f"| `{t.name}` | {t.source} | {t.target} | {t.permission.who} | {needs_text} | "

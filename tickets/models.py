@@ -1,5 +1,3 @@
-from datetime import datetime, timedelta
-
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
@@ -19,13 +17,9 @@ from dispatchdesk.workflow import (
     supervisor,
     worker,
 )
+from workorders.choices import ACTIVE_STATUSES as ACTIVE_WORK_ORDER_STATUSES
 
 from .choices import PRIORITY_RANK, TERMINAL_STATUSES, Priority, TicketStatus
-
-
-def default_due_at(priority: str, start: datetime | None = None) -> datetime:
-    """When work of this priority is due, from settings.DUE_HOURS (hours per priority)."""
-    return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
 
 
 class WorkItemQuerySet(models.QuerySet):
@@ -101,10 +95,15 @@ class TicketQuerySet(WorkItemQuerySet):
         return self.filter(Q(team__in=own_teams) | Q(assignee=user) | Q(requester=user))
 
 
-@guard("it has linked work orders that are still active")
+def describe_active_work_orders(ticket) -> str:
+    active = ticket.work_orders.filter(status__in=ACTIVE_WORK_ORDER_STATUSES).order_by("id")
+    listed = ", ".join(f"#{wo.pk} {wo.title} ({wo.status})" for wo in active)
+    return f"linked work orders are still active: {listed}"
+
+
+@guard(describe_active_work_orders, label="linked work orders are still active")
 def no_active_work_orders(ticket) -> bool:
-    # Replaced with the real check once work orders exist (see workorders.models).
-    return True
+    return not ticket.work_orders.filter(status__in=ACTIVE_WORK_ORDER_STATUSES).exists()
 
 
 class Ticket(WorkItem):

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Team, User
@@ -21,6 +22,12 @@ class RedirectedFieldsMixin:
         return super().to_internal_value(data)
 
 
+class WorkOrderSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
 class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(), required=False, help_text="Defaults to the default team."
@@ -31,6 +38,9 @@ class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
         help_text="Defaults to you. Only agents and supervisors file tickets for others.",
     )
     is_overdue = serializers.BooleanField(read_only=True)
+    work_orders = serializers.SerializerMethodField(
+        help_text="Summary of the linked work orders (always empty for requesters)."
+    )
 
     class Meta:
         model = Ticket
@@ -45,6 +55,7 @@ class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
             "assignee",
             "due_at",
             "is_overdue",
+            "work_orders",
             "resolution",
             "resolved_at",
             "closed_at",
@@ -67,6 +78,13 @@ class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
             "updated_by",
         ]
         extra_kwargs = {"due_at": {"help_text": "Defaults from the priority."}}
+
+    @extend_schema_field(WorkOrderSummarySerializer(many=True))
+    def get_work_orders(self, ticket) -> list[dict]:
+        request = self.context.get("request")
+        if request is None or request.user.is_requester:
+            return []
+        return WorkOrderSummarySerializer(ticket.work_orders.all(), many=True).data
 
     def create(self, validated_data):
         return ticket_create(by=self.context["request"].user, **validated_data)

@@ -1,3 +1,4 @@
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -5,6 +6,7 @@ from rest_framework.response import Response
 
 from dispatchdesk.serializers import AssignSerializer
 from dispatchdesk.views import WorkItemViewSet
+from workorders.models import WorkOrder
 
 from .filtersets import TicketFilterSet
 from .models import Ticket
@@ -28,7 +30,11 @@ class TicketViewSet(WorkItemViewSet):
     transition_request_serializer = TransitionRequestSerializer
 
     def get_queryset(self):
-        return Ticket.objects.visible_to(self.request.user)
+        tickets = Ticket.objects.visible_to(self.request.user)
+        if self.request.user.is_requester:
+            return tickets  # requesters never see work orders
+        summaries = WorkOrder.objects.only("id", "title", "status", "ticket_id").order_by("id")
+        return tickets.prefetch_related(Prefetch("work_orders", queryset=summaries))
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
     @extend_schema(methods=["POST"], request=CommentSerializer, responses=CommentSerializer)

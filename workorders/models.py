@@ -1,0 +1,211 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_fsm import FSMField, transition
+
+from dispatchdesk.workflow import (
+    assignee_or_supervisor,
+    guard,
+    has_assignee,
+    needs,
+    supervisor,
+    worker,
+)
+from tickets.models import Ticket, WorkItem, WorkItemQuerySet
+
+from .choices import ACTIVE_STATUSES, TERMINAL_STATUSES, WorkOrderStatus
+
+
+class WorkOrderQuerySet(WorkItemQuerySet):
+    def visible_to(self, user):
+        """Work orders are for staff: their teams' and those assigned to them."""
+        if user.is_staff:
+            return self.all()
+        if user.is_requester:
+            return self.none()
+        return self.filter(Q(team__in=Subquery(user.teams.values("pk"))) | Q(assignee=user))
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def with_actual_minutes(self):
+        """`actual_minutes`: the sum of the time entries, computed by the database."""
+        total = (
+            TimeEntry.objects.filter(work_order=OuterRef("pk"))
+            .values("work_order")
+            .annotate(total=Sum("minutes"))
+            .values("total")
+        )
+        return self.annotate(actual_minutes=Coalesce(Subquery(total), Value(0)))
+
+
+def describe_unfinished_checklist(work_order) -> str:
+    items = ", ".join(f'"{item.text}"' for item in work_order.checklist.filter(done=False))
+    return f"checklist items are not done: {items}"
+
+
+@guard(describe_unfinished_checklist, label="checklist items are not done")
+def checklist_done(work_order) -> bool:
+    return not work_order.checklist.filter(done=False).exists()
+
+
+class WorkOrder(WorkItem):
+    TERMINAL_STATUSES = TERMINAL_STATUSES
+
+    status = FSMField(
+        max_length=16, choices=WorkOrderStatus.choices, default=WorkOrderStatus.OPEN, protected=True
+    )
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.PROTECT, related_name="work_orders"
+    )
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    scheduled_end = models.DateTimeField(null=True, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    estimated_minutes = models.PositiveIntegerField(null=True, blank=True)
+    completion_notes = models.TextField(blank=True)
+
+    objects = WorkOrderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "work order"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scheduled_end__isnull=True)
+                | Q(scheduled_start__isnull=True)
+                | Q(scheduled_end__gte=models.F("scheduled_start")),
+                name="workorder_schedule_ends_after_start",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="workorder_created_idx"),
+            models.Index(fields=["-updated_at", "-id"], name="workorder_updated_idx"),
+            models.Index(fields=["due_at", "id"], name="workorder_due_idx"),
+            models.Index(fields=["-priority_rank", "-id"], name="workorder_priority_idx"),
+            models.Index(fields=["scheduled_start", "id"], name="workorder_scheduled_idx"),
+            models.Index(fields=["status", "-created_at"], name="workorder_status_idx"),
+            models.Index(fields=["assignee", "status"], name="workorder_assignee_status_idx"),
+            models.Index(fields=["team", "status"], name="workorder_team_status_idx"),
+        ]
+
+    # The lifecycle; see tickets.models.Ticket for how transitions are declared and fired.
+    @transition(
+        field=status,
+        source=WorkOrderStatus.OPEN,
+        target=WorkOrderStatus.SCHEDULED,
+        conditions=[has_assignee],
+        permission=worker,
+        custom=needs("scheduled_start"),
+    )
+    def schedule(self, *, scheduled_start, note: str = "") -> None:
+        self.scheduled_start = scheduled_start
+        if self.scheduled_end and self.scheduled_end < scheduled_start:
+            self.scheduled_end = None
+
+    @transition(
+        field=status,
+        source=[WorkOrderStatus.OPEN, WorkOrderStatus.SCHEDULED],
+        target=WorkOrderStatus.IN_PROGRESS,
+        conditions=[has_assignee],
+        permission=assignee_or_supervisor,
+    )
+    def start(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=WorkOrderStatus.IN_PROGRESS,
+        target=WorkOrderStatus.ON_HOLD,
+        permission=assignee_or_supervisor,
+        custom=needs("note"),
+    )
+    def pause(self, *, note: str) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=WorkOrderStatus.ON_HOLD,
+        target=WorkOrderStatus.IN_PROGRESS,
+        permission=assignee_or_supervisor,
+    )
+    def resume(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=WorkOrderStatus.IN_PROGRESS,
+        target=WorkOrderStatus.COMPLETED,
+        conditions=[checklist_done],
+        permission=assignee_or_supervisor,
+        custom=needs("completion_notes"),
+    )
+    def complete(self, *, completion_notes: str, note: str = "") -> None:
+        self.completion_notes = completion_notes
+
+    @transition(
+        field=status,
+        source=WorkOrderStatus.COMPLETED,
+        target=WorkOrderStatus.VERIFIED,
+        permission=supervisor,
+    )
+    def verify(self, *, note: str = "") -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=WorkOrderStatus.COMPLETED,
+        target=WorkOrderStatus.IN_PROGRESS,
+        permission=supervisor,
+        custom=needs("note"),
+    )
+    def rework(self, *, note: str) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[WorkOrderStatus.OPEN, WorkOrderStatus.SCHEDULED, WorkOrderStatus.ON_HOLD],
+        target=WorkOrderStatus.CANCELLED,
+        permission=supervisor,
+        custom=needs("note"),
+    )
+    def cancel(self, *, note: str) -> None:
+        pass
+
+
+class ChecklistItem(models.Model):
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="checklist")
+    text = models.CharField(max_length=500)
+    position = models.PositiveIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["work_order", "position"], name="checklist_order_idx")]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class TimeEntry(models.Model):
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="time_entries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    minutes = models.PositiveIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    date = models.DateField(default=timezone.localdate)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "time entries"
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="time_entry_minutes_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min on work order {self.work_order_id}"

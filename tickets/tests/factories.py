@@ -2,8 +2,9 @@ import factory
 from django.utils import timezone
 
 from accounts.tests.factories import RequesterFactory, TeamFactory
+from dispatchdesk.workflow import default_due_at
 from tickets.choices import Priority, TicketStatus
-from tickets.models import Comment, Ticket, default_due_at
+from tickets.models import Comment, Ticket
 
 
 class TicketFactory(factory.django.DjangoModelFactory):

@@ -46,7 +46,7 @@ def ids(*tickets) -> list[int]:
 
 
 def assert_invalid(response, field: str) -> None:
-    assert response.status_code == 400, response.content
+    assert response.status_code == 400, response.content[:500]
     body = response.json()
     assert set(body) == ERROR_KEYS
     assert body["status"] == 400
@@ -134,8 +134,19 @@ def test_a_team_without_tickets_lists_nothing(supervisor, cast):
     assert listed(supervisor, team=empty.pk) == []
 
 
-def test_a_team_that_is_not_a_number_is_refused(supervisor, cast):
-    assert_invalid(supervisor.get(URL, {"team": "support"}), "team")
+@pytest.mark.parametrize("value", ["support", "NaN", "0", "-1"])
+def test_a_team_that_is_not_an_id_is_refused(supervisor, cast, value):
+    ticket(cast)
+
+    assert_invalid(supervisor.get(URL, {"team": value}), "team")
+
+
+@pytest.mark.parametrize("suffix", [".5", "e0"])
+def test_a_team_id_that_is_not_a_whole_number_is_refused_not_rounded(supervisor, cast, suffix):
+    # `2.5` must not quietly mean team 2.
+    ticket(cast)
+
+    assert_invalid(supervisor.get(URL, {"team": f"{cast['team'].pk}{suffix}"}), "team")
 
 
 # --- assignee and requester ---------------------------------------------------------------
@@ -174,17 +185,36 @@ def test_an_empty_assignee_is_no_filter(supervisor, assigned):
     assert sorted(listed(supervisor, assignee="")) == sorted(ids(*assigned.values()))
 
 
-@pytest.mark.parametrize("value", ["bob", "Me", "NONE", "-1", "1.5", "me,none", " 1"])
+@pytest.mark.parametrize("value", ["bob", "Me", "NONE", "-1", "1.5", "me,none", "1 2"])
 def test_an_assignee_that_is_not_an_id_me_or_none_is_refused(supervisor, assigned, value):
     assert_invalid(supervisor.get(URL, {"assignee": value}), "assignee")
 
 
-@pytest.mark.parametrize("value", ["²", "1²"])
-def test_an_assignee_of_unicode_digits_is_refused_not_a_server_error(supervisor, assigned, value):
-    # str.isdigit() is true for superscripts, which int() cannot parse.
+@pytest.mark.parametrize("field", ["assignee", "requester"])
+@pytest.mark.parametrize("value", ["²", "1²", "١٢"])
+def test_a_person_of_non_ascii_digits_is_refused_not_a_server_error(
+    supervisor, assigned, field, value
+):
+    # str.isdigit() is true for superscripts (which int() cannot parse) and other scripts' digits.
     supervisor.raise_request_exception = False
 
-    assert_invalid(supervisor.get(URL, {"assignee": value}), "assignee")
+    assert_invalid(supervisor.get(URL, {field: value}), field)
+
+
+@pytest.mark.parametrize("field", ["assignee", "requester", "team"])
+def test_an_id_beyond_64_bits_is_refused_not_a_server_error(supervisor, cast, field):
+    # No row can have such an id; SQLite cannot even be asked (OverflowError).
+    ticket(cast, assignee=cast["assignee"])
+    supervisor.raise_request_exception = False
+
+    assert_invalid(supervisor.get(URL, {field: "9" * 20}), field)
+
+
+@pytest.mark.parametrize("field", ["assignee", "requester", "team"])
+def test_the_largest_64_bit_id_is_an_unknown_id(supervisor, cast, field):
+    ticket(cast, assignee=cast["assignee"])
+
+    assert listed(supervisor, **{field: 2**63 - 1}) == []
 
 
 @pytest.fixture
@@ -313,12 +343,12 @@ def names(rows, found) -> set[str]:
     return {by_id[pk] for pk in found}
 
 
-@pytest.mark.parametrize("value", ["true", "True", "1"])
+@pytest.mark.parametrize("value", ["true", "True"])
 def test_overdue_true_is_past_due_and_still_open_resolved_included(supervisor, due, value):
     assert names(due, listed(supervisor, overdue=value)) == OVERDUE
 
 
-@pytest.mark.parametrize("value", ["false", "False", "0"])
+@pytest.mark.parametrize("value", ["false", "False"])
 def test_overdue_false_is_everything_else(supervisor, due, value):
     assert names(due, listed(supervisor, overdue=value)) == NOT_OVERDUE
 
@@ -506,6 +536,7 @@ def test_status_and_assignee_me_combine(client_for, cast):
 def test_many_filters_combine(supervisor, cast, moment):
     elsewhere = cast["outsider_agent"].teams.get()
     fields = {"status": S.OPEN, "priority": P.URGENT, "title": "Disk full", "created_at": moment}
+    fields["description"] = ""
     match = ticket(cast, **fields)
     ticket(cast, **{**fields, "status": S.NEW})
     ticket(cast, **{**fields, "priority": P.LOW})

@@ -90,6 +90,7 @@ def test_a_failure_while_recording_an_assignment_leaves_nothing(cast, monkeypatc
 def test_a_failure_while_recording_an_edit_or_a_comment_leaves_nothing(cast, monkeypatch):
     ticket = TicketFactory(team=cast["team"], status="open", title="Before")
     monkeypatch.setattr(services, "record", explode)
+    monkeypatch.setattr(workflow, "record", explode)
 
     with pytest.raises(RuntimeError):
         services.ticket_update(ticket=ticket, by=cast["supervisor"], changes={"title": "After"})

@@ -7,7 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from dispatchdesk.workflow import lifecycle_markdown
 
 # model label -> the file under docs/ that shows its lifecycle
-DIAGRAMS = {"tickets.Ticket": "ticket-lifecycle.md"}
+DIAGRAMS = {
+    "tickets.Ticket": "ticket-lifecycle.md",
+    "workorders.WorkOrder": "work-order-lifecycle.md",
+}
 
 
 def diagram_path(filename: str) -> Path:

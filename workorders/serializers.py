@@ -1,0 +1,114 @@
+from rest_framework import serializers
+
+from accounts.models import Team
+from tickets.models import Ticket
+from tickets.serializers import RedirectedFieldsMixin
+
+from .models import ChecklistItem, TimeEntry, WorkOrder
+from .services import work_order_create, work_order_update
+
+MAX_MINUTES_PER_ENTRY = 7 * 24 * 60
+
+
+class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
+    ticket = serializers.PrimaryKeyRelatedField(
+        queryset=Ticket.objects.none(), required=False, allow_null=True
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(),
+        required=False,
+        help_text="Defaults to the ticket's team, or the default team.",
+    )
+    actual_minutes = serializers.IntegerField(
+        read_only=True, help_text="The sum of the time entries."
+    )
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = WorkOrder
+        fields = [
+            "id",
+            "ticket",
+            "team",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "assignee",
+            "scheduled_start",
+            "scheduled_end",
+            "due_at",
+            "is_overdue",
+            "location",
+            "estimated_minutes",
+            "actual_minutes",
+            "completion_notes",
+            "external_ref",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+        ]
+        read_only_fields = [
+            "status",
+            "assignee",
+            "completion_notes",
+            "external_ref",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            # Only tickets the user can see can be linked; others "do not exist".
+            self.fields["ticket"].queryset = Ticket.objects.visible_to(request.user)
+
+    def validate(self, attrs):
+        start = attrs.get("scheduled_start", getattr(self.instance, "scheduled_start", None))
+        end = attrs.get("scheduled_end", getattr(self.instance, "scheduled_end", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"scheduled_end": ["Must not be before the start."]})
+        return attrs
+
+    def create(self, validated_data):
+        return work_order_create(by=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        request = self.context["request"]
+        return work_order_update(
+            work_order=instance,
+            by=request.user,
+            changes=validated_data,
+            if_match=request.headers.get("If-Match"),
+        )
+
+
+class WorkOrderTransitionSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="A transition listed by GET transitions/.")
+    note = serializers.CharField(required=False, allow_blank=True)
+    completion_notes = serializers.CharField(required=False, allow_blank=True)
+    scheduled_start = serializers.DateTimeField(required=False)
+
+
+class ChecklistItemSerializer(serializers.ModelSerializer):
+    position = serializers.IntegerField(
+        min_value=0, max_value=10_000, required=False, help_text="0-based place in the list."
+    )
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["id", "text", "position", "done", "done_by", "done_at"]
+        read_only_fields = ["done_by", "done_at"]
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=MAX_MINUTES_PER_ENTRY)
+
+    class Meta:
+        model = TimeEntry
+        fields = ["id", "user", "minutes", "note", "date", "created_at"]
+        read_only_fields = ["user", "created_at"]

@@ -1,0 +1,204 @@
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
+
+from accounts.models import Team, User
+from dispatchdesk import workflow
+from dispatchdesk.exceptions import Conflict
+from dispatchdesk.history import record
+from dispatchdesk.models import EventType
+from tickets.choices import Priority, TicketStatus
+from tickets.models import Ticket
+
+from .models import ChecklistItem, TimeEntry, WorkOrder
+
+EDITABLE = frozenset(
+    {
+        "title",
+        "description",
+        "priority",
+        "team",
+        "ticket",
+        "due_at",
+        "scheduled_start",
+        "scheduled_end",
+        "location",
+        "estimated_minutes",
+    }
+)
+
+
+def ensure_own_team(by: User, team: Team) -> None:
+    if not by.is_staff and not by.teams.filter(pk=team.pk).exists():
+        raise PermissionDenied(f"Agents work with work orders of their own teams; not {team}.")
+
+
+def link_to_ticket(work_order: WorkOrder, ticket: Ticket, by: User) -> None:
+    """Record the link on the ticket; only a ticket still being worked takes new work orders."""
+    ticket = workflow.lock(ticket)
+    if ticket.status in {TicketStatus.RESOLVED, *Ticket.TERMINAL_STATUSES}:
+        raise Conflict(f"A {ticket.status} ticket takes no new work orders.")
+    data = {"work_order": work_order.pk, "title": work_order.title}
+    record(ticket, by, EventType.WORK_ORDER_LINKED, data, public=False)
+
+
+@transaction.atomic
+def work_order_create(
+    *,
+    by: User,
+    title: str,
+    ticket: Ticket | None = None,
+    team: Team | None = None,
+    priority: str = Priority.NORMAL,
+    due_at=None,
+    **fields,
+) -> WorkOrder:
+    """A work order for a ticket takes the ticket's team unless another is given."""
+    if by.is_requester:
+        raise PermissionDenied("Requesters do not create work orders.")
+    team = team or (ticket.team if ticket else Team.objects.default())
+    ensure_own_team(by, team)
+    work_order = WorkOrder(
+        title=title,
+        ticket=ticket,
+        team=team,
+        priority=priority,
+        created_by=by,
+        updated_by=by,
+        **fields,
+    )
+    work_order.due_at = due_at or workflow.default_due_at(priority, work_order.created_at)
+    work_order.save()
+    created = {
+        "title": title,
+        "priority": priority,
+        "team": team.pk,
+        "ticket": ticket and ticket.pk,
+    }
+    record(work_order, by, EventType.CREATED, created)
+    if ticket is not None:
+        link_to_ticket(work_order, ticket, by)
+    return work_order
+
+
+@transaction.atomic
+def work_order_update(
+    *, work_order: WorkOrder, by: User, changes: dict, if_match: str | None = None
+) -> WorkOrder:
+    work_order = workflow.lock(work_order)
+    workflow.ensure_editable(work_order, if_match)
+    if "team" in changes:
+        ensure_own_team(by, changes["team"])
+    ticket = changes.get("ticket")
+    if ticket is not None and ticket.pk != work_order.ticket_id:
+        if work_order.ticket_id is not None:
+            raise Conflict("This work order already belongs to another ticket.")
+        link_to_ticket(work_order, ticket, by)
+    return workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
+
+
+def lock_for_work(work_order: WorkOrder) -> WorkOrder:
+    work_order = workflow.lock(work_order)
+    if work_order.is_terminal:
+        raise Conflict(f"A {work_order.status} work order is read-only.")
+    return work_order
+
+
+def ensure_doing_the_work(work_order: WorkOrder, by: User, what: str) -> None:
+    if not workflow.assignee_or_supervisor(work_order, by):
+        raise PermissionDenied(f"Only the assignee or a supervisor may {what}.")
+
+
+@transaction.atomic
+def checklist_add(
+    *, work_order: WorkOrder, by: User, text: str, position: int | None = None
+) -> ChecklistItem:
+    work_order = lock_for_work(work_order)
+    if position is None:
+        last = work_order.checklist.aggregate(last=Max("position"))["last"]
+        position = 0 if last is None else last + 1
+    item = ChecklistItem.objects.create(work_order=work_order, text=text, position=position)
+    record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [None, text]})
+    return item
+
+
+def move(item: ChecklistItem, position: int) -> list[int]:
+    """Put `item` at index `position` of its list and renumber the list; the new order."""
+    items = [other for other in item.work_order.checklist.all() if other.pk != item.pk]
+    items.insert(min(position, len(items)), item)
+    for index, each in enumerate(items):
+        if each.position != index:
+            each.position = index
+            each.save(update_fields=["position"])
+    return [each.pk for each in items]
+
+
+@transaction.atomic
+def checklist_update(
+    *,
+    item: ChecklistItem,
+    by: User,
+    done: bool | None = None,
+    text: str | None = None,
+    position: int | None = None,
+) -> ChecklistItem:
+    """Tick or untick (the assignee or a supervisor), reword or move a checklist item."""
+    work_order = lock_for_work(item.work_order)
+    item = ChecklistItem.objects.get(pk=item.pk)
+    if done is not None and done != item.done:
+        ensure_doing_the_work(work_order, by, "tick checklist items")
+        item.done, item.done_by, item.done_at = (
+            done,
+            (by if done else None),
+            (timezone.now() if done else None),
+        )
+        item.save(update_fields=["done", "done_by", "done_at"])
+        data = {"item": item.pk, "text": item.text, "done": done}
+        record(work_order, by, EventType.CHECKLIST_TICKED, data)
+    if text is not None and text != item.text:
+        record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [item.text, text]})
+        item.text = text
+        item.save(update_fields=["text"])
+    if position is not None:
+        before = list(work_order.checklist.values_list("pk", flat=True))
+        after = move(item, position)
+        if after != before:
+            record(work_order, by, EventType.FIELDS_CHANGED, {"checklist_order": [before, after]})
+        item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def time_entry_add(
+    *, work_order: WorkOrder, by: User, minutes: int, note: str = "", date: date | None = None
+) -> TimeEntry:
+    work_order = lock_for_work(work_order)
+    ensure_doing_the_work(work_order, by, "log time on this work order")
+    entry = TimeEntry.objects.create(
+        work_order=work_order,
+        user=by,
+        minutes=minutes,
+        note=note,
+        date=date or timezone.localdate(),
+    )
+    record(work_order, by, EventType.TIME_LOGGED, {"entry": entry.pk, "minutes": minutes})
+    return entry
+
+
+@transaction.atomic
+def time_entry_update(*, entry: TimeEntry, by: User, **changes) -> TimeEntry:
+    """Only the author of a time entry or a supervisor changes it."""
+    work_order = lock_for_work(entry.work_order)
+    entry = TimeEntry.objects.get(pk=entry.pk)
+    if entry.user_id != by.pk and not by.is_staff:
+        raise PermissionDenied("Only its author or a supervisor may change a time entry.")
+    previous = entry.minutes
+    for field, value in changes.items():
+        setattr(entry, field, value)
+    entry.save()
+    data = {"entry": entry.pk, "minutes": entry.minutes, "previous_minutes": previous}
+    record(work_order, by, EventType.TIME_LOGGED, data)
+    return entry
