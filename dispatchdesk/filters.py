@@ -47,7 +47,11 @@ class WorkItemFilterSet(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_overdue",
+        help_text="true: past due and not closed or cancelled; false: the others.",
+    )
     search = django_filters.CharFilter(method="filter_search", help_text="Title or description.")
     ordering = django_filters.OrderingFilter(
         fields=(
@@ -60,7 +64,7 @@ class WorkItemFilterSet(django_filters.FilterSet):
     )
 
     def filter_overdue(self, queryset, name, value):
-        return queryset.overdue() if value else queryset.not_overdue()
+        return queryset.overdue() if value == "true" else queryset.not_overdue()
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))

@@ -1,7 +1,8 @@
 """The viewset that tickets and work orders share: CRUD without delete, ETags, idempotent
 creates, and the transitions/, assign/ and history/ actions."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -25,6 +26,19 @@ class WorkItemViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     transition_request_serializer = None  # set by each subclass
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retrying with the same key returns the first response.",
+            )
+        ]
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         obj = serializer.save()
         # Answer with the object as the detail shows it (annotations included).
@@ -43,6 +57,16 @@ class WorkItemViewSet(
         obj = self.get_object()
         return self.with_etag(obj, self.get_serializer(obj).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag you read; a stale one answers 412.",
+            )
+        ]
+    )
     def partial_update(self, request, *args, **kwargs):
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -53,7 +77,9 @@ class WorkItemViewSet(
         """The object as the detail shows it (annotations and relations included)."""
         # A user who just moved the object out of their sight still gets what they saved.
         fresh = self.get_queryset().filter(pk=obj.pk).first() or obj
-        return self.serializer_class(fresh, context=self.get_serializer_context()).data
+        # The class's own serializer: actions such as assign/ set another for their input.
+        serializer_class = type(self).serializer_class
+        return serializer_class(fresh, context=self.get_serializer_context()).data
 
     @extend_schema(methods=["GET"], responses=TransitionOptionSerializer(many=True))
     @action(detail=True, methods=["get", "post"])

@@ -156,7 +156,7 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     getattr(obj, name)(**inputs)
     obj.updated_by = by
     obj.save()
-    data = {"transition": name, "from": source, "to": obj.status, "note": inputs.get("note", "")}
+    data = {"transition": name, "from": source, "to": obj.status, "note": "", **inputs}
     record(obj, by, EventType.STATUS_CHANGED, data, public=public)
     return obj
 

@@ -32,6 +32,8 @@ def test_supervisors_assign_any_active_team_member_and_clear(client_for, cast, t
 
     assert (assigned.status_code, reassigned.status_code, cleared.status_code) == (200, 200, 200)
     assert assigned.json()["assignee"] == cast["team_agent"].pk
+    assert assigned.json()["title"] == ticket.title  # the whole ticket, not just the input
+    assert assigned["ETag"]
     assert cleared.json()["assignee"] is None
     agent, supervisor = cast["team_agent"].pk, cast["supervisor"].pk
     assert assignment_events(ticket) == [
