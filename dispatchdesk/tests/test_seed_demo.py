@@ -8,6 +8,8 @@ from dispatchdesk.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 from dispatchdesk.models import Event
 from tickets.choices import TicketStatus
 from tickets.models import Comment, Ticket
+from workorders.choices import WorkOrderStatus
+from workorders.models import ChecklistItem, WorkOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +27,10 @@ def test_demo_data_has_every_role_and_every_ticket_status(api_client):
     assert Comment.objects.filter(internal=True).exists()
     assert Comment.objects.filter(internal=False).exists()
     assert Ticket.objects.overdue().exists()
+    assert set(WorkOrder.objects.values_list("status", flat=True)) == set(WorkOrderStatus.values)
+    assert WorkOrder.objects.filter(ticket__isnull=False).exists()
+    assert ChecklistItem.objects.filter(done=True).exists()
+    assert WorkOrder.objects.with_actual_minutes().filter(actual_minutes__gt=0).exists()
     for ticket in Ticket.objects.all():
         assert Event.objects.for_object(ticket).filter(type="created").count() == 1
     for email, *_ in DEMO_USERS:

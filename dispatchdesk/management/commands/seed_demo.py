@@ -9,6 +9,12 @@ from accounts.models import DEFAULT_TEAM_NAME, Team, User
 from accounts.services import user_create
 from dispatchdesk import workflow
 from tickets.services import comment_add, ticket_create, ticket_update
+from workorders.services import (
+    checklist_add,
+    checklist_update,
+    time_entry_add,
+    work_order_create,
+)
 
 DEMO_PASSWORD = "dispatch-demo-2026"
 DEMO_TEAMS = [DEFAULT_TEAM_NAME, "IT Support", "Facilities"]
@@ -70,9 +76,73 @@ DEMO_TICKETS = [
     ),
 ]
 
+SOON = timedelta(days=1)
+CHECKLIST = ["Isolate the power", "Inspect and clean", "Test and sign off"]
+# (title, team, linked ticket title or None, path as (who, step, inputs)); steps are
+# transitions, or "take", "log" (minutes) and "tick" (the whole checklist).
+DEMO_WORK_ORDERS = [
+    ("Quarterly fire extinguisher check", "Facilities", None, []),
+    (
+        "Replace the noisy fan in room 4",
+        "Facilities",
+        "Air conditioning in room 4 is noisy",
+        [("agent2", "take", {}), ("agent2", "schedule", {"scheduled_start": SOON})],
+    ),
+    (
+        "Swap the VPN appliance's power supply",
+        "IT Support",
+        "VPN drops every few minutes",
+        [("agent", "take", {}), ("agent", "start", {}), ("agent", "log", {"minutes": 40})],
+    ),
+    (
+        "Service the lift",
+        "Facilities",
+        None,
+        [
+            ("agent2", "take", {}),
+            ("agent2", "start", {}),
+            ("agent2", "pause", {"note": "Waiting for a spare part."}),
+        ],
+    ),
+    (
+        "Clean the server room filters",
+        "IT Support",
+        None,
+        [
+            ("agent", "take", {}),
+            ("agent", "start", {}),
+            ("agent", "log", {"minutes": 55}),
+            ("agent", "tick", {}),
+            ("agent", "complete", {"completion_notes": "All filters cleaned."}),
+        ],
+    ),
+    (
+        "Repaint the entrance door",
+        "Facilities",
+        None,
+        [
+            ("agent2", "take", {}),
+            ("agent2", "start", {}),
+            ("agent2", "log", {"minutes": 120}),
+            ("agent2", "tick", {}),
+            ("agent2", "complete", {"completion_notes": "Two coats."}),
+            ("supervisor", "verify", {}),
+        ],
+    ),
+    (
+        "Move the printer to floor 3",
+        "IT Support",
+        None,
+        [("supervisor", "cancel", {"note": "The printer stays where it is."})],
+    ),
+]
+
 
 class Command(BaseCommand):
-    help = "Load demo teams, one user per role and tickets in every status into an empty database."
+    help = (
+        "Load demo teams, one user per role, and tickets and work orders in every status "
+        "into an empty database."
+    )
 
     def handle(self, *args, **options):
         if User.objects.exists():
@@ -89,8 +159,12 @@ class Command(BaseCommand):
                     role=role,
                     teams=[teams[name] for name in team_names],
                 )
-            for title, team, priority, path in DEMO_TICKETS:
-                self.create_ticket(users, teams[team], title, priority, path)
+            tickets = {
+                title: self.create_ticket(users, teams[team], title, priority, path)
+                for title, team, priority, path in DEMO_TICKETS
+            }
+            for title, team, ticket_title, path in DEMO_WORK_ORDERS:
+                self.create_work_order(users, teams[team], tickets.get(ticket_title), title, path)
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Log in with:"))
         for email, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {email:<24} password: {DEMO_PASSWORD}")
@@ -115,3 +189,30 @@ class Command(BaseCommand):
             overdue = {"due_at": timezone.now() - timedelta(hours=2)}
             ticket = ticket_update(ticket=ticket, by=users["supervisor"], changes=overdue)
         return ticket
+
+    def create_work_order(self, users, team, ticket, title, path):
+        work_order = work_order_create(
+            by=users["supervisor"],
+            title=title,
+            team=team,
+            ticket=ticket,
+            location="Head office",
+            estimated_minutes=60,
+        )
+        items = [
+            checklist_add(work_order=work_order, by=users["supervisor"], text=text)
+            for text in CHECKLIST
+        ]
+        for who, step, inputs in path:
+            if step == "take":
+                work_order = workflow.assign(work_order, by=users[who], to=users[who])
+            elif step == "log":
+                time_entry_add(work_order=work_order, by=users[who], **inputs)
+            elif step == "tick":
+                for item in items:
+                    checklist_update(item=item, by=users[who], done=True)
+            else:
+                if "scheduled_start" in inputs:
+                    inputs = {"scheduled_start": timezone.now() + inputs["scheduled_start"]}
+                work_order = workflow.fire(work_order, name=step, by=users[who], inputs=inputs)
+        return work_order
