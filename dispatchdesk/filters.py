@@ -3,7 +3,7 @@
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 
 MAX_ID = 2**63 - 1  # the largest primary key the database can hold
 
@@ -39,6 +39,25 @@ class PersonFilter(django_filters.CharFilter):
         return qs.filter(**{f"{self.field_name}_id": int(value)})
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """The chosen order, rows without a value (no due date) last, ties broken by id so that
+    pages never overlap or skip rows; the same on SQLite and PostgreSQL."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        fields = [self.get_ordering_value(param) for param in value]
+        ordering = []
+        for field in fields:
+            name = field.lstrip("-")
+            if qs.model._meta.get_field(name).null:
+                expression = F(name).desc if field.startswith("-") else F(name).asc
+                ordering.append(expression(nulls_last=True))
+            else:
+                ordering.append(field)
+        return qs.order_by(*ordering, "-id" if fields[-1].startswith("-") else "id")
+
+
 class WorkItemFilterSet(django_filters.FilterSet):
     """Status, priority, team, assignee, dates, overdue, search and ordering."""
 
@@ -53,7 +72,7 @@ class WorkItemFilterSet(django_filters.FilterSet):
         help_text="true: past due and not closed or cancelled; false: the others.",
     )
     search = django_filters.CharFilter(method="filter_search", help_text="Title or description.")
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=(
             ("created_at", "created_at"),
             ("updated_at", "updated_at"),
@@ -68,13 +87,3 @@ class WorkItemFilterSet(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
-
-    @property
-    def qs(self):
-        queryset = super().qs
-        # Ties broken by id so that pages never overlap or skip rows.
-        ordering = list(queryset.query.order_by) or list(self._meta.model._meta.ordering)
-        if not any(field.lstrip("-") == "id" for field in ordering):
-            last = ordering[-1] if ordering else "-id"
-            ordering.append("-id" if last.startswith("-") else "id")
-        return queryset.order_by(*ordering)

@@ -71,6 +71,17 @@ class WorkItem(FSMModelMixin, models.Model):
 
     class Meta:
         abstract = True
+        ordering = ["-created_at", "-id"]
+        # An index behind every filter and ordering the API offers.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="%(class)s_created_idx"),
+            models.Index(fields=["-updated_at", "-id"], name="%(class)s_updated_idx"),
+            models.Index(fields=["due_at", "id"], name="%(class)s_due_idx"),
+            models.Index(fields=["-priority_rank", "-id"], name="%(class)s_priority_idx"),
+            models.Index(fields=["status", "-created_at"], name="%(class)s_status_idx"),
+            models.Index(fields=["assignee", "status"], name="%(class)s_assignee_status_idx"),
+            models.Index(fields=["team", "status"], name="%(class)s_team_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
@@ -121,17 +132,8 @@ class Ticket(WorkItem):
 
     objects = TicketQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["-created_at", "-id"], name="ticket_created_idx"),
-            models.Index(fields=["-updated_at", "-id"], name="ticket_updated_idx"),
-            models.Index(fields=["due_at", "id"], name="ticket_due_idx"),
-            models.Index(fields=["-priority_rank", "-id"], name="ticket_priority_idx"),
-            models.Index(fields=["status", "-created_at"], name="ticket_status_idx"),
-            models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
-            models.Index(fields=["team", "status"], name="ticket_team_status_idx"),
-        ]
+    class Meta(WorkItem.Meta):
+        pass
 
     # The lifecycle. Each transition's body only sets fields; dispatchdesk.workflow.fire()
     # locks the row, checks state, role, inputs and guards, saves and records history.

@@ -2,24 +2,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Team, User
+from dispatchdesk.serializers import RedirectedFieldsMixin, TransitionRequestSerializer
 
 from .models import Comment, Ticket
 from .services import ticket_create, ticket_update
-
-# Fields that only change through their own endpoints: writing them is a 400 that says where.
-OWN_ENDPOINTS = {
-    "status": "Change the status through POST transitions/.",
-    "assignee": "Change the assignee through POST assign/.",
-}
-
-
-class RedirectedFieldsMixin:
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            misplaced = {field: [hint] for field, hint in OWN_ENDPOINTS.items() if field in data}
-            if misplaced:
-                raise serializers.ValidationError(misplaced)
-        return super().to_internal_value(data)
 
 
 class WorkOrderSummarySerializer(serializers.Serializer):
@@ -99,9 +85,7 @@ class TicketSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
         )
 
 
-class TransitionRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="A transition listed by GET transitions/.")
-    note = serializers.CharField(required=False, allow_blank=True)
+class TicketTransitionSerializer(TransitionRequestSerializer):
     resolution = serializers.CharField(required=False, allow_blank=True)
 
 

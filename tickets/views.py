@@ -10,13 +10,13 @@ from workorders.models import WorkOrder
 
 from .filtersets import TicketFilterSet
 from .models import Ticket
-from .serializers import CommentSerializer, TicketSerializer, TransitionRequestSerializer
+from .serializers import CommentSerializer, TicketSerializer, TicketTransitionSerializer
 from .services import comment_add
 
 
 @extend_schema_view(
     transitions=extend_schema(
-        methods=["POST"], request=TransitionRequestSerializer, responses=TicketSerializer
+        methods=["POST"], request=TicketTransitionSerializer, responses=TicketSerializer
     ),
     assign=extend_schema(request=AssignSerializer, responses=TicketSerializer),
 )
@@ -27,7 +27,7 @@ class TicketViewSet(WorkItemViewSet):
     queryset = Ticket.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = TicketSerializer
     filterset_class = TicketFilterSet
-    transition_request_serializer = TransitionRequestSerializer
+    transition_request_serializer = TicketTransitionSerializer
 
     def get_queryset(self):
         tickets = Ticket.objects.visible_to(self.request.user)

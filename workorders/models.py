@@ -68,9 +68,8 @@ class WorkOrder(WorkItem):
 
     objects = WorkOrderQuerySet.as_manager()
 
-    class Meta:
+    class Meta(WorkItem.Meta):
         verbose_name = "work order"
-        ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(scheduled_end__isnull=True)
@@ -80,14 +79,8 @@ class WorkOrder(WorkItem):
             )
         ]
         indexes = [
-            models.Index(fields=["-created_at", "-id"], name="workorder_created_idx"),
-            models.Index(fields=["-updated_at", "-id"], name="workorder_updated_idx"),
-            models.Index(fields=["due_at", "id"], name="workorder_due_idx"),
-            models.Index(fields=["-priority_rank", "-id"], name="workorder_priority_idx"),
+            *WorkItem.Meta.indexes,
             models.Index(fields=["scheduled_start", "id"], name="workorder_scheduled_idx"),
-            models.Index(fields=["status", "-created_at"], name="workorder_status_idx"),
-            models.Index(fields=["assignee", "status"], name="workorder_assignee_status_idx"),
-            models.Index(fields=["team", "status"], name="workorder_team_status_idx"),
         ]
 
     # The lifecycle; see tickets.models.Ticket for how transitions are declared and fired.

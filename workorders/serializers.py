@@ -1,13 +1,14 @@
 from rest_framework import serializers
 
 from accounts.models import Team
+from dispatchdesk.serializers import RedirectedFieldsMixin, TransitionRequestSerializer
 from tickets.models import Ticket
-from tickets.serializers import RedirectedFieldsMixin
 
 from .models import ChecklistItem, TimeEntry, WorkOrder
 from .services import work_order_create, work_order_update
 
-MAX_MINUTES_PER_ENTRY = 7 * 24 * 60
+MAX_MINUTES_PER_ENTRY = 7 * 24 * 60  # a week
+MAX_ESTIMATED_MINUTES = 366 * 24 * 60  # a year
 
 
 class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
@@ -18,6 +19,9 @@ class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
         queryset=Team.objects.all(),
         required=False,
         help_text="Defaults to the ticket's team, or the default team.",
+    )
+    estimated_minutes = serializers.IntegerField(
+        min_value=0, max_value=MAX_ESTIMATED_MINUTES, required=False, allow_null=True
     )
     actual_minutes = serializers.IntegerField(
         read_only=True, help_text="The sum of the time entries."
@@ -87,9 +91,7 @@ class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
         )
 
 
-class WorkOrderTransitionSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="A transition listed by GET transitions/.")
-    note = serializers.CharField(required=False, allow_blank=True)
+class WorkOrderTransitionSerializer(TransitionRequestSerializer):
     completion_notes = serializers.CharField(required=False, allow_blank=True)
     scheduled_start = serializers.DateTimeField(required=False)
 

@@ -116,11 +116,15 @@ def ensure_doing_the_work(work_order: WorkOrder, by: User, what: str) -> None:
 def checklist_add(
     *, work_order: WorkOrder, by: User, text: str, position: int | None = None
 ) -> ChecklistItem:
+    """Add an item at the end, or at index `position` (the items from there on move down)."""
     work_order = lock_for_work(work_order)
-    if position is None:
-        last = work_order.checklist.aggregate(last=Max("position"))["last"]
-        position = 0 if last is None else last + 1
-    item = ChecklistItem.objects.create(work_order=work_order, text=text, position=position)
+    last = work_order.checklist.aggregate(last=Max("position"))["last"]
+    item = ChecklistItem.objects.create(
+        work_order=work_order, text=text, position=0 if last is None else last + 1
+    )
+    if position is not None:
+        move(item, position)
+        item.refresh_from_db()
     record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [None, text]})
     return item
 
