@@ -12,6 +12,23 @@ SUPERVISOR_PERMISSIONS = frozenset(
         "accounts.view_team",
         "accounts.add_team",
         "accounts.change_team",
+        # Work is cancelled, never deleted: no delete permissions.
+        "tickets.view_ticket",
+        "tickets.add_ticket",
+        "tickets.change_ticket",
+        "tickets.view_comment",
+        "tickets.add_comment",
+        "workorders.view_workorder",
+        "workorders.add_workorder",
+        "workorders.change_workorder",
+        "workorders.view_checklistitem",
+        "workorders.add_checklistitem",
+        "workorders.change_checklistitem",
+        "workorders.view_timeentry",
+        "workorders.add_timeentry",
+        "workorders.change_timeentry",
+        # History is read-only for everyone.
+        "dispatchdesk.view_event",
     }
 )
 

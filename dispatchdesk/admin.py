@@ -1,0 +1,259 @@
+"""The back office for tickets and work orders, built on the same services as the API.
+
+Status is read-only on every form. Transitions, assignment, edits, comments, checklist and time
+go through dispatchdesk.workflow and the apps' services, so the admin applies the same rules
+(roles, guards, row locks) and writes the same history as the API. Refusals become messages.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from rest_framework.exceptions import APIException
+from rest_framework.serializers import as_serializer_error
+
+from accounts.models import User
+
+from . import workflow
+from .exceptions import flatten_errors
+from .models import Event
+
+# What a service may refuse with; the admin shows these as messages instead of failing.
+REFUSALS = (APIException, DjangoValidationError)
+
+
+def describe_refusal(exc: Exception) -> str:
+    detail = as_serializer_error(exc) if isinstance(exc, DjangoValidationError) else exc.detail
+    if isinstance(detail, (dict, list)):
+        return "; ".join(
+            f"{field}: {' '.join(texts)}" if field != "non_field_errors" else " ".join(texts)
+            for field, texts in flatten_errors(detail).items()
+        )
+    return str(detail)
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.overdue()
+        if self.value() == "no":
+            return queryset.not_overdue()
+        return queryset
+
+
+class EventInline(GenericTabularInline):
+    """History, read-only for everyone: nobody adds, edits or deletes events."""
+
+    model = Event
+    verbose_name = "history event"
+    verbose_name_plural = "history"
+    fields = ("at", "actor", "type", "data")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("id",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def transition_action(name: str, description: str):
+    """A bulk action firing `name` on each selected object; failures are reported one by one."""
+
+    def action(modeladmin, request, queryset):
+        modeladmin.for_each(
+            request,
+            queryset,
+            lambda obj: workflow.fire(obj, name=name, by=request.user),
+            done=f"Fired {name}",
+        )
+
+    action.__name__ = f"fire_{name}"
+    action.short_description = description
+    return action
+
+
+class WorkItemAdmin(admin.ModelAdmin):
+    """What the ticket and work-order admins share."""
+
+    change_form_template = "admin/dispatchdesk/workitem_change_form.html"
+    transition_serializer = None  # set by each subclass: validates the transition inputs
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    readonly_fields = (
+        "status",
+        "assignee",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    )
+    actions = ["assign_to_me"]
+
+    # Columns
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="dd-status dd-{}">{}</span>', obj.status, obj.status)
+
+    @admin.display(description="due", ordering="due_at")
+    def due(self, obj):
+        if obj.due_at is None:
+            return "-"
+        when = obj.due_at.strftime("%Y-%m-%d %H:%M")
+        if obj.is_overdue:
+            return format_html(
+                '<strong class="dd-overdue" style="color: #ba2121">⚠ overdue {}</strong>', when
+            )
+        return when
+
+    # Permissions: work is cancelled, not deleted; only an admin may delete, to clean up data.
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    # Saving through the services, refusals as messages
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except REFUSALS as exc:
+            self.message_user(request, describe_refusal(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def edited_fields(self, form) -> dict:
+        return {name: form.cleaned_data[name] for name in form.changed_data}
+
+    def save_formset(self, request, form, formset, change):
+        save_row = self.inline_savers().get(formset.model)
+        if save_row is None:
+            return super().save_formset(request, form, formset, change)
+        for row in formset.forms:
+            if row.has_changed() and row not in formset.deleted_forms:
+                save_row(request, form.instance, row)
+        return None
+
+    def inline_savers(self) -> dict:
+        """{inline model: callable(request, parent, form)} that saves one row via a service."""
+        return {}
+
+    # The transition buttons and the assign form on the change page
+
+    def get_urls(self):
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}"
+        own = [
+            path(
+                "<path:object_id>/transition/",
+                self.admin_site.admin_view(self.transition_view),
+                name=f"{name}_transition",
+            ),
+            path(
+                "<path:object_id>/assign/",
+                self.admin_site.admin_view(self.assign_view),
+                name=f"{name}_assign",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def change_url(self, obj) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+
+    def editable_object(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        if not self.has_change_permission(request, obj):
+            raise DjangoPermissionDenied
+        return obj
+
+    def transition_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.editable_object(request, object_id)
+        data = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
+        serializer = self.transition_serializer(data=data)
+        try:
+            serializer.is_valid(raise_exception=True)
+            inputs = {k: v for k, v in serializer.validated_data.items() if k != "name"}
+            name = serializer.validated_data["name"]
+            obj = workflow.fire(obj, name=name, by=request.user, inputs=inputs)
+        except REFUSALS as exc:
+            self.message_user(request, describe_refusal(exc), messages.ERROR)
+        else:
+            done = f"Fired {data['name']}: the {obj._meta.verbose_name} is now {obj.status}."
+            self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(self.change_url(obj))
+
+    def assign_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.editable_object(request, object_id)
+        assignee_id = request.POST.get("assignee") or None
+        try:
+            to = User.objects.get(pk=assignee_id) if assignee_id else None
+            obj = workflow.assign(obj, by=request.user, to=to)
+        except (User.DoesNotExist, ValueError):
+            self.message_user(request, "No such user.", messages.ERROR)
+        except REFUSALS as exc:
+            self.message_user(request, describe_refusal(exc), messages.ERROR)
+        else:
+            who = obj.assignee or "nobody"
+            self.message_user(request, f"Assigned to {who}.", messages.SUCCESS)
+        return HttpResponseRedirect(self.change_url(obj))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["transitions"] = workflow.available_transitions(obj, request.user)
+            context["assignable"] = User.objects.workers().filter(teams=obj.team_id)
+            context["current_assignee"] = obj.assignee
+            context["transition_url"] = reverse(
+                f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_transition",
+                args=[obj.pk],
+            )
+            context["assign_url"] = context["transition_url"].replace("/transition/", "/assign/")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # Bulk actions
+
+    def for_each(self, request, queryset, change, done: str):
+        """Apply `change` to every selected object; report each failure, keep the successes."""
+        succeeded = 0
+        for obj in queryset.order_by("pk"):
+            try:
+                change(obj)
+            except REFUSALS as exc:
+                self.message_user(request, f"{obj}: {describe_refusal(exc)}", messages.ERROR)
+            else:
+                succeeded += 1
+        if succeeded:
+            plural = self.model._meta.verbose_name_plural
+            self.message_user(request, f"{done}: {succeeded} {plural}.", messages.SUCCESS)
+
+    @admin.action(description="Assign to me")
+    def assign_to_me(self, request, queryset):
+        self.for_each(
+            request,
+            queryset,
+            lambda obj: workflow.assign(obj, by=request.user, to=request.user),
+            done="Assigned to you",
+        )

@@ -1,0 +1,123 @@
+from django.contrib import admin
+from django.contrib.admin import RelatedOnlyFieldListFilter
+
+from dispatchdesk.admin import EventInline, OverdueFilter, WorkItemAdmin, transition_action
+from workorders.models import WorkOrder
+
+from .models import Comment, Ticket
+from .serializers import TicketTransitionSerializer
+from .services import WORKER_EDITABLE, comment_add, ticket_create, ticket_update
+
+
+class CommentInline(admin.TabularInline):
+    """Comments are added here (through the service, with history) and never edited."""
+
+    model = Comment
+    fields = ("created_at", "author", "internal", "body")
+    readonly_fields = ("created_at", "author")
+    extra = 1
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class WorkOrderInline(admin.TabularInline):
+    """The ticket's work orders, read-only here; each opens in its own admin."""
+
+    model = WorkOrder
+    fields = ("title", "status", "assignee", "scheduled_start", "due_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("assignee")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(WorkItemAdmin):
+    transition_serializer = TicketTransitionSerializer
+    list_display = (
+        "id",
+        "title",
+        "status_badge",
+        "priority",
+        "team",
+        "assignee",
+        "requester",
+        "due",
+        "created_at",
+    )
+    list_display_links = ("id", "title")
+    list_filter = (
+        "status",
+        "priority",
+        "team",
+        ("assignee", RelatedOnlyFieldListFilter),
+        OverdueFilter,
+    )
+    list_select_related = ("team", "assignee", "requester")
+    search_fields = ("title", "description", "external_ref", "requester__email")
+    fields = (
+        "title",
+        "description",
+        "priority",
+        "team",
+        "requester",
+        "due_at",
+        "status",
+        "assignee",
+        "resolution",
+        "resolved_at",
+        "closed_at",
+        "external_ref",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+    )
+    readonly_fields = (
+        *WorkItemAdmin.readonly_fields,
+        "resolution",
+        "resolved_at",
+        "closed_at",
+        "external_ref",
+    )
+    raw_id_fields = ("requester",)
+    inlines = (CommentInline, WorkOrderInline, EventInline)
+    actions = (
+        *WorkItemAdmin.actions,
+        transition_action("triage", "Triage (new → open)"),
+        transition_action("start", "Start (open → in progress)"),
+        transition_action("close", "Close resolved tickets"),
+    )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {k: v for k, v in self.edited_fields(form).items() if k in WORKER_EDITABLE}
+            ticket_update(ticket=obj, by=request.user, changes=changes)
+        else:
+            created = ticket_create(by=request.user, **self.edited_fields(form))
+            obj.pk = created.pk
+
+    def inline_savers(self):
+        def add_comment(request, ticket, form):
+            comment_add(
+                ticket=ticket,
+                by=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"],
+            )
+
+        return {Comment: add_comment}

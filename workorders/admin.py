@@ -1,0 +1,132 @@
+from django.contrib import admin
+from django.contrib.admin import RelatedOnlyFieldListFilter
+
+from dispatchdesk.admin import EventInline, OverdueFilter, WorkItemAdmin, transition_action
+
+from . import services
+from .models import ChecklistItem, TimeEntry, WorkOrder
+from .serializers import WorkOrderTransitionSerializer
+
+
+class ChecklistItemInline(admin.TabularInline):
+    """Items are added, reworded, moved and ticked through the services, with history."""
+
+    model = ChecklistItem
+    fields = ("position", "text", "done", "done_by", "done_at")
+    readonly_fields = ("done_by", "done_at")
+    extra = 1
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("done_by")
+
+
+class TimeEntryInline(admin.TabularInline):
+    model = TimeEntry
+    fields = ("date", "user", "minutes", "note")
+    readonly_fields = ("user",)
+    extra = 1
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(WorkItemAdmin):
+    transition_serializer = WorkOrderTransitionSerializer
+    list_display = (
+        "id",
+        "title",
+        "status_badge",
+        "priority",
+        "team",
+        "assignee",
+        "ticket",
+        "scheduled_start",
+        "due",
+        "actual_minutes",
+    )
+    list_display_links = ("id", "title")
+    list_filter = (
+        "status",
+        "priority",
+        "team",
+        ("assignee", RelatedOnlyFieldListFilter),
+        OverdueFilter,
+    )
+    list_select_related = ("team", "assignee", "ticket")
+    search_fields = ("title", "description", "location", "external_ref")
+    fields = (
+        "title",
+        "description",
+        "priority",
+        "team",
+        "ticket",
+        "location",
+        "scheduled_start",
+        "scheduled_end",
+        "due_at",
+        "estimated_minutes",
+        "status",
+        "assignee",
+        "completion_notes",
+        "external_ref",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+    )
+    readonly_fields = (*WorkItemAdmin.readonly_fields, "completion_notes", "external_ref")
+    raw_id_fields = ("ticket",)
+    inlines = (ChecklistItemInline, TimeEntryInline, EventInline)
+    actions = (
+        *WorkItemAdmin.actions,
+        transition_action("start", "Start"),
+        transition_action("verify", "Verify completed work orders"),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_actual_minutes()
+
+    @admin.display(description="actual min", ordering="actual_minutes")
+    def actual_minutes(self, obj):
+        return obj.actual_minutes
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {k: v for k, v in self.edited_fields(form).items() if k in services.EDITABLE}
+            services.work_order_update(work_order=obj, by=request.user, changes=changes)
+        else:
+            created = services.work_order_create(by=request.user, **self.edited_fields(form))
+            obj.pk = created.pk
+
+    def inline_savers(self):
+        def save_item(request, work_order, form):
+            data = form.cleaned_data
+            if form.instance.pk is None:
+                services.checklist_add(
+                    work_order=work_order,
+                    by=request.user,
+                    text=data["text"],
+                    position=data.get("position"),
+                )
+                return
+            changed = {name: data[name] for name in form.changed_data}
+            services.checklist_update(item=form.instance, by=request.user, **changed)
+
+        def save_entry(request, work_order, form):
+            data = form.cleaned_data
+            if form.instance.pk is None:
+                services.time_entry_add(
+                    work_order=work_order,
+                    by=request.user,
+                    minutes=data["minutes"],
+                    note=data.get("note", ""),
+                    date=data.get("date"),
+                )
+                return
+            changed = {name: data[name] for name in form.changed_data}
+            services.time_entry_update(entry=form.instance, by=request.user, **changed)
+
+        return {ChecklistItem: save_item, TimeEntry: save_entry}
