@@ -146,13 +146,20 @@ class WorkItemAdmin(admin.ModelAdmin):
         save_row = self.inline_savers().get(formset.model)
         if save_row is None:
             return super().save_formset(request, form, formset, change)
+        # What formset.save() would have noted, for the admin's change message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for row in formset.forms:
             if row.has_changed() and row not in formset.deleted_forms:
-                save_row(request, form.instance, row)
+                is_new = row.instance.pk is None
+                saved = save_row(request, form.instance, row)
+                if is_new:
+                    formset.new_objects.append(saved)
+                else:
+                    formset.changed_objects.append((saved, row.changed_data))
         return None
 
     def inline_savers(self) -> dict:
-        """{inline model: callable(request, parent, form)} that saves one row via a service."""
+        """{inline model: callable(request, parent, form) -> the saved row}, via a service."""
         return {}
 
     # The transition buttons and the assign form on the change page

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
@@ -74,7 +75,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dispatchdesk.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -178,8 +181,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "dispatchdesk.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dispatchdesk.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Counters live in the cache (per process with the default local-memory cache).
+    # An empty rate turns that throttle off (e.g. for load tests).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
-        "login": os.environ.get("DJANGO_LOGIN_THROTTLE_RATE", "20/minute"),
+        "login": os.environ.get("DJANGO_LOGIN_THROTTLE_RATE", "20/minute") or None,
+        "anon": os.environ.get("DJANGO_ANON_THROTTLE_RATE", "120/minute") or None,
+        "user": os.environ.get("DJANGO_USER_THROTTLE_RATE", "1200/minute") or None,
     },
 }
 
@@ -236,7 +247,12 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Requests with a larger body are refused with 413 before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024)
+
+# Cross-origin requests: none unless origins are configured.
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to stdout, where containers and gunicorn collect it.
 LOGGING = {

@@ -107,8 +107,15 @@ def available_transitions(obj, user) -> list[dict]:
 
 
 def lock(obj):
-    """Re-read `obj` with its row locked until the end of the transaction."""
-    return type(obj).objects.select_for_update(of=("self",)).get(pk=obj.pk)
+    """Re-read `obj` with its row locked until the end of the transaction.
+
+    Rows its guards depend on are locked next (`lock_related`), always in the order work order
+    before ticket, so that a guard's answer holds until the change commits.
+    """
+    obj = type(obj).objects.select_for_update(of=("self",)).get(pk=obj.pk)
+    if hasattr(obj, "lock_related"):
+        obj.lock_related()
+    return obj
 
 
 @transaction.atomic

@@ -106,14 +106,15 @@ class TicketAdmin(WorkItemAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             changes = {k: v for k, v in self.edited_fields(form).items() if k in WORKER_EDITABLE}
-            ticket_update(ticket=obj, by=request.user, changes=changes)
+            if changes:  # saving only inlines must not touch (or be refused on) the ticket
+                ticket_update(ticket=obj, by=request.user, changes=changes)
         else:
             created = ticket_create(by=request.user, **self.edited_fields(form))
             obj.pk = created.pk
 
     def inline_savers(self):
         def add_comment(request, ticket, form):
-            comment_add(
+            return comment_add(
                 ticket=ticket,
                 by=request.user,
                 body=form.cleaned_data["body"],

@@ -19,7 +19,7 @@ from dispatchdesk.workflow import (
 )
 from workorders.choices import ACTIVE_STATUSES as ACTIVE_WORK_ORDER_STATUSES
 
-from .choices import PRIORITY_RANK, TERMINAL_STATUSES, Priority, TicketStatus
+from .choices import ACTIVE_STATUSES, PRIORITY_RANK, TERMINAL_STATUSES, Priority, TicketStatus
 
 
 class WorkItemQuerySet(models.QuerySet):
@@ -119,6 +119,8 @@ def no_active_work_orders(ticket) -> bool:
 
 class Ticket(WorkItem):
     TERMINAL_STATUSES = TERMINAL_STATUSES
+    # Statuses in which a ticket takes new or renewed work orders.
+    OPEN_FOR_WORK = ACTIVE_STATUSES
 
     status = FSMField(
         max_length=16, choices=TicketStatus.choices, default=TicketStatus.NEW, protected=True

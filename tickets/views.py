@@ -33,7 +33,12 @@ class TicketViewSet(WorkItemViewSet):
         tickets = Ticket.objects.visible_to(self.request.user)
         if self.request.user.is_requester:
             return tickets  # requesters never see work orders
-        summaries = WorkOrder.objects.only("id", "title", "status", "ticket_id").order_by("id")
+        # Only the work orders this user may open: the summary must not leak the others.
+        summaries = (
+            WorkOrder.objects.visible_to(self.request.user)
+            .only("id", "title", "status", "ticket_id")
+            .order_by("id")
+        )
         return tickets.prefetch_related(Prefetch("work_orders", queryset=summaries))
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))

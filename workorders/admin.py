@@ -105,28 +105,27 @@ class WorkOrderAdmin(WorkItemAdmin):
         def save_item(request, work_order, form):
             data = form.cleaned_data
             if form.instance.pk is None:
-                services.checklist_add(
+                return services.checklist_add(
                     work_order=work_order,
                     by=request.user,
                     text=data["text"],
-                    position=data.get("position"),
+                    # The blank row's default position is not a wish to go first.
+                    position=data["position"] if "position" in form.changed_data else None,
                 )
-                return
             changed = {name: data[name] for name in form.changed_data}
-            services.checklist_update(item=form.instance, by=request.user, **changed)
+            return services.checklist_update(item=form.instance, by=request.user, **changed)
 
         def save_entry(request, work_order, form):
             data = form.cleaned_data
             if form.instance.pk is None:
-                services.time_entry_add(
+                return services.time_entry_add(
                     work_order=work_order,
                     by=request.user,
                     minutes=data["minutes"],
                     note=data.get("note", ""),
                     date=data.get("date"),
                 )
-                return
             changed = {name: data[name] for name in form.changed_data}
-            services.time_entry_update(entry=form.instance, by=request.user, **changed)
+            return services.time_entry_update(entry=form.instance, by=request.user, **changed)
 
         return {ChecklistItem: save_item, TimeEntry: save_entry}

@@ -51,6 +51,15 @@ def checklist_done(work_order) -> bool:
     return not work_order.checklist.filter(done=False).exists()
 
 
+@guard(
+    "its ticket is resolved, closed or cancelled; reopen the ticket first",
+    label="its ticket is resolved, closed or cancelled",
+)
+def ticket_still_open(work_order) -> bool:
+    """Active work under a finished ticket would break the ticket's resolve guard."""
+    return work_order.ticket is None or work_order.ticket.status in Ticket.OPEN_FOR_WORK
+
+
 class WorkOrder(WorkItem):
     TERMINAL_STATUSES = TERMINAL_STATUSES
 
@@ -67,6 +76,11 @@ class WorkOrder(WorkItem):
     completion_notes = models.TextField(blank=True)
 
     objects = WorkOrderQuerySet.as_manager()
+
+    def lock_related(self) -> None:
+        """Lock the linked ticket too: its resolve guard reads this work order's status."""
+        if self.ticket_id is not None:
+            self.ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=self.ticket_id)
 
     class Meta(WorkItem.Meta):
         verbose_name = "work order"
@@ -150,6 +164,7 @@ class WorkOrder(WorkItem):
         field=status,
         source=WorkOrderStatus.COMPLETED,
         target=WorkOrderStatus.IN_PROGRESS,
+        conditions=[ticket_still_open],
         permission=supervisor,
         custom=needs("note"),
     )

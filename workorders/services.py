@@ -10,9 +10,10 @@ from dispatchdesk import workflow
 from dispatchdesk.exceptions import Conflict
 from dispatchdesk.history import record
 from dispatchdesk.models import EventType
-from tickets.choices import Priority, TicketStatus
+from tickets.choices import Priority
 from tickets.models import Ticket
 
+from .choices import WorkOrderStatus
 from .models import ChecklistItem, TimeEntry, WorkOrder
 
 EDITABLE = frozenset(
@@ -39,7 +40,7 @@ def ensure_own_team(by: User, team: Team) -> None:
 def link_to_ticket(work_order: WorkOrder, ticket: Ticket, by: User) -> None:
     """Record the link on the ticket; only a ticket still being worked takes new work orders."""
     ticket = workflow.lock(ticket)
-    if ticket.status in {TicketStatus.RESOLVED, *Ticket.TERMINAL_STATUSES}:
+    if ticket.status not in Ticket.OPEN_FOR_WORK:
         raise Conflict(f"A {ticket.status} ticket takes no new work orders.")
     data = {"work_order": work_order.pk, "title": work_order.title}
     record(ticket, by, EventType.WORK_ORDER_LINKED, data, public=False)
@@ -100,9 +101,13 @@ def work_order_update(
     return workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
 
 
-def lock_for_work(work_order: WorkOrder) -> WorkOrder:
+def lock_for_work(work_order: WorkOrder, *, finished_ok: bool = True) -> WorkOrder:
+    """Lock a work order that still takes work: not verified or cancelled, and with
+    `finished_ok=False` not completed either (rework reopens it)."""
     work_order = workflow.lock(work_order)
-    if work_order.is_terminal:
+    if work_order.is_terminal or (
+        not finished_ok and work_order.status == WorkOrderStatus.COMPLETED
+    ):
         raise Conflict(f"A {work_order.status} work order is read-only.")
     return work_order
 
@@ -117,7 +122,7 @@ def checklist_add(
     *, work_order: WorkOrder, by: User, text: str, position: int | None = None
 ) -> ChecklistItem:
     """Add an item at the end, or at index `position` (the items from there on move down)."""
-    work_order = lock_for_work(work_order)
+    work_order = lock_for_work(work_order, finished_ok=False)
     last = work_order.checklist.aggregate(last=Max("position"))["last"]
     item = ChecklistItem.objects.create(
         work_order=work_order, text=text, position=0 if last is None else last + 1
@@ -149,8 +154,11 @@ def checklist_update(
     text: str | None = None,
     position: int | None = None,
 ) -> ChecklistItem:
-    """Tick or untick (the assignee or a supervisor), reword or move a checklist item."""
-    work_order = lock_for_work(item.work_order)
+    """Tick or untick (the assignee or a supervisor), reword or move a checklist item.
+
+    A completed work order's checklist stays as it was completed, until a rework.
+    """
+    work_order = lock_for_work(item.work_order, finished_ok=False)
     item = ChecklistItem.objects.get(pk=item.pk)
     if done is not None and done != item.done:
         ensure_doing_the_work(work_order, by, "tick checklist items")
@@ -200,9 +208,12 @@ def time_entry_update(*, entry: TimeEntry, by: User, **changes) -> TimeEntry:
     if entry.user_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only its author or a supervisor may change a time entry.")
     previous = entry.minutes
-    for field, value in changes.items():
-        setattr(entry, field, value)
-    entry.save()
+    changed = [field for field, value in changes.items() if getattr(entry, field) != value]
+    if not changed:
+        return entry
+    for field in changed:
+        setattr(entry, field, changes[field])
+    entry.save(update_fields=changed)
     data = {"entry": entry.pk, "minutes": entry.minutes, "previous_minutes": previous}
     record(work_order, by, EventType.TIME_LOGGED, data)
     return entry
