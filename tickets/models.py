@@ -1,12 +1,10 @@
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q, Subquery
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from accounts.models import Team
-from dispatchdesk.models import Event
 from dispatchdesk.workflow import (
     assignee_or_supervisor,
     guard,
@@ -67,7 +65,6 @@ class WorkItem(FSMModelMixin, models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    events = GenericRelation(Event, related_query_name="%(class)s")
 
     class Meta:
         abstract = True

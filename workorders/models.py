@@ -200,6 +200,10 @@ class ChecklistItem(models.Model):
         return self.text
 
 
+MAX_MINUTES_PER_ENTRY = 7 * 24 * 60  # a week
+MAX_ESTIMATED_MINUTES = 366 * 24 * 60  # a year
+
+
 class TimeEntry(models.Model):
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="time_entries")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

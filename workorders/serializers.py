@@ -4,11 +4,14 @@ from accounts.models import Team
 from dispatchdesk.serializers import RedirectedFieldsMixin, TransitionRequestSerializer
 from tickets.models import Ticket
 
-from .models import ChecklistItem, TimeEntry, WorkOrder
+from .models import (
+    MAX_ESTIMATED_MINUTES,
+    MAX_MINUTES_PER_ENTRY,
+    ChecklistItem,
+    TimeEntry,
+    WorkOrder,
+)
 from .services import work_order_create, work_order_update
-
-MAX_MINUTES_PER_ENTRY = 7 * 24 * 60  # a week
-MAX_ESTIMATED_MINUTES = 366 * 24 * 60  # a year
 
 
 class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):

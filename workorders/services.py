@@ -3,7 +3,7 @@ from datetime import date
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Team, User
 from dispatchdesk import workflow
@@ -14,7 +14,7 @@ from tickets.choices import Priority
 from tickets.models import Ticket
 
 from .choices import WorkOrderStatus
-from .models import ChecklistItem, TimeEntry, WorkOrder
+from .models import MAX_MINUTES_PER_ENTRY, ChecklistItem, TimeEntry, WorkOrder
 
 EDITABLE = frozenset(
     {
@@ -99,6 +99,14 @@ def work_order_update(
             raise Conflict("This work order already belongs to another ticket.")
         link_to_ticket(work_order, ticket, by)
     return workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
+
+
+def ensure_minutes(minutes: int) -> None:
+    """The API's bound on one time entry, kept for every caller (admin, imports)."""
+    if not 1 <= minutes <= MAX_MINUTES_PER_ENTRY:
+        raise ValidationError(
+            {"minutes": [f"Ensure this value is between 1 and {MAX_MINUTES_PER_ENTRY}."]}
+        )
 
 
 def lock_for_work(work_order: WorkOrder, *, finished_ok: bool = True) -> WorkOrder:
@@ -187,6 +195,7 @@ def checklist_update(
 def time_entry_add(
     *, work_order: WorkOrder, by: User, minutes: int, note: str = "", date: date | None = None
 ) -> TimeEntry:
+    ensure_minutes(minutes)
     work_order = lock_for_work(work_order)
     ensure_doing_the_work(work_order, by, "log time on this work order")
     entry = TimeEntry.objects.create(
@@ -203,6 +212,8 @@ def time_entry_add(
 @transaction.atomic
 def time_entry_update(*, entry: TimeEntry, by: User, **changes) -> TimeEntry:
     """Only the author of a time entry or a supervisor changes it."""
+    if "minutes" in changes:
+        ensure_minutes(changes["minutes"])
     work_order = lock_for_work(entry.work_order)
     entry = TimeEntry.objects.get(pk=entry.pk)
     if entry.user_id != by.pk and not by.is_staff:

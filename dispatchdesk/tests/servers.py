@@ -1,0 +1,163 @@
+"""Real servers for fault tests: a throwaway PostgreSQL cluster and the app under gunicorn."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .conftest import BASE_DIR, SECRET_KEY, clean_env
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+ADMIN_EMAIL = "owner@example.com"
+ADMIN_PASSWORD = "owner-long-passphrase"
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of our own, so that tests may stop and start it at will."""
+
+    def __init__(self, directory: Path, port: int):
+        self.directory, self.port = directory, port
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/dispatchdesk"
+
+    def run(self, *command: str) -> None:
+        subprocess.run([*self.as_postgres, *command], check=True, capture_output=True, timeout=60)
+
+    def create(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.as_postgres:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self.run(
+            str(POSTGRES_BIN / "initdb"),
+            "-D",
+            str(self.directory),
+            "-U",
+            "postgres",
+            "--auth=trust",
+        )
+        self.start()
+        self.run(
+            str(POSTGRES_BIN / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "dispatchdesk",
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory}"
+        self.run(
+            str(POSTGRES_BIN / "pg_ctl"),
+            "-D",
+            str(self.directory),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self.run(
+            str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.directory), "-m", "fast", "-w", "stop"
+        )
+
+    def destroy(self) -> None:
+        subprocess.run(
+            [
+                *self.as_postgres,
+                str(POSTGRES_BIN / "pg_ctl"),
+                "-D",
+                str(self.directory),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class AppServer:
+    """DispatchDesk run by its container entrypoint (migrate, first admin, gunicorn)."""
+
+    def __init__(self, database_url: str, port: int, workers: int = 1):
+        self.port = port
+        self.env = clean_env(
+            DATABASE_URL=database_url,
+            DJANGO_DEBUG="0",
+            DJANGO_HTTPS="0",
+            DJANGO_SECRET_KEY=SECRET_KEY,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            DJANGO_SUPERUSER_EMAIL=ADMIN_EMAIL,
+            DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+            DJANGO_DB_CONNECT_TIMEOUT="3",
+            DJANGO_USER_THROTTLE_RATE="",
+            HOST="127.0.0.1",
+            PORT=str(port),
+            WEB_CONCURRENCY=str(workers),
+        )
+        self.process = None
+
+    def start(self, timeout: float = 60) -> None:
+        self.process = subprocess.Popen(
+            ["sh", "docker/entrypoint.sh"],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while self.request("GET", "/healthz")[0] != 200:
+            assert self.process.poll() is None, self.process.stdout.read()
+            assert time.monotonic() < deadline, "the app did not start"
+            time.sleep(0.2)
+
+    def stop(self) -> str:
+        if self.process is None:
+            return ""
+        self.process.terminate()
+        output, _ = self.process.communicate(timeout=30)
+        return output
+
+    def worker_pids(self) -> list[int]:
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def request(self, method, path, body=None, token=None, timeout=15):
+        """(status, parsed JSON or None); (0, None) when the server cannot be reached."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, None
+
+    def admin_token(self) -> str:
+        status, tokens = self.request(
+            "POST", "/api/v1/auth/token/", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        assert status == 200, tokens
+        return tokens["access"]

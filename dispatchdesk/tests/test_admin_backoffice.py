@@ -1,0 +1,1268 @@
+"""The Django admin back office, driven as a supervisor's browser drives it.
+
+Every test logs in with a real session (`client.force_login`), reads the pages the admin renders
+and posts what those pages would post; then it checks the database and the history, because the
+admin must apply the same rules and write the same history as the API.
+"""
+
+import re
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import User
+from accounts.tests.factories import (
+    AdminFactory,
+    AgentFactory,
+    RequesterFactory,
+    SupervisorFactory,
+    TeamFactory,
+)
+from dispatchdesk.models import Event, EventType
+from tickets.choices import Priority, TicketStatus
+from tickets.models import Comment, Ticket
+from tickets.tests.factories import TicketFactory
+from workorders.choices import WorkOrderStatus
+from workorders.models import ChecklistItem, TimeEntry, WorkOrder
+from workorders.tests.factories import (
+    ChecklistItemFactory,
+    TimeEntryFactory,
+    WorkOrderFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+TICKETS = "/admin/tickets/ticket/"
+WORK_ORDERS = "/admin/workorders/workorder/"
+EVENTS_PREFIX = "dispatchdesk-event-content_type-object_id"
+
+
+# What a browser would do with the pages
+
+
+class FormReader(HTMLParser):
+    """The fields a browser would submit from the form with the given id."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+        self.textarea: str | None = None
+        self.text = ""
+        self.select: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        if not self.inside or "disabled" in attrs:
+            return
+        name = attrs.get("name")
+        if tag == "input" and name:
+            kind = attrs.get("type", "text")
+            if kind in {"submit", "button", "image", "reset", "file"}:
+                return
+            if kind in {"checkbox", "radio"}:
+                if "checked" in attrs:
+                    self.fields.append((name, attrs.get("value") or "on"))
+                return
+            self.fields.append((name, attrs.get("value") or ""))
+        elif tag == "textarea" and name:
+            self.textarea, self.text = name, ""
+        elif tag == "select" and name:
+            self.select = {"name": name, "multiple": "multiple" in attrs, "first": None, "on": []}
+        elif tag == "option" and self.select is not None:
+            value = attrs.get("value", "")
+            if self.select["first"] is None:
+                self.select["first"] = value
+            if "selected" in attrs:
+                self.select["on"].append(value)
+
+    def handle_data(self, data):
+        if self.textarea is not None:
+            self.text += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea" and self.textarea is not None:
+            # Browsers drop the newline that Django writes right after <textarea>.
+            text = self.text[1:] if self.text.startswith("\n") else self.text
+            self.fields.append((self.textarea, text))
+            self.textarea = None
+        elif tag == "select" and self.select is not None:
+            chosen = self.select["on"]
+            if not chosen and not self.select["multiple"] and self.select["first"] is not None:
+                chosen = [self.select["first"]]
+            self.fields += [(self.select["name"], value) for value in chosen]
+            self.select = None
+
+
+def form_data(response, form_id: str) -> dict:
+    """The rendered form `form_id` as POST data: one string per field, a list when repeated."""
+    reader = FormReader(form_id)
+    reader.feed(response.content.decode())
+    assert reader.fields, f"no form #{form_id} on the page"
+    data: dict = {}
+    for name, value in reader.fields:
+        if name in data:
+            data[name] = (
+                [*data[name], value] if isinstance(data[name], list) else [data[name], value]
+            )
+        else:
+            data[name] = value
+    return data
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
+
+
+def errors_of(response) -> list[str]:
+    return [text for level, text in messages_of(response) if level == "error"]
+
+
+def successes_of(response) -> list[str]:
+    return [text for level, text in messages_of(response) if level == "success"]
+
+
+def history(obj) -> list[tuple[str, int | None, dict]]:
+    return [(e.type, e.actor_id, e.data) for e in Event.objects.for_object(obj)]
+
+
+def change_url(obj) -> str:
+    base = TICKETS if isinstance(obj, Ticket) else WORK_ORDERS
+    return f"{base}{obj.pk}/change/"
+
+
+def transition_url(obj) -> str:
+    return change_url(obj).replace("/change/", "/transition/")
+
+
+def assign_url(obj) -> str:
+    return change_url(obj).replace("/change/", "/assign/")
+
+
+def shown_ids(response) -> set[int]:
+    return {obj.pk for obj in response.context["cl"].result_list}
+
+
+def offered_transitions(response) -> list[str]:
+    return re.findall(r'name="name" value="(\w+)"', response.content.decode())
+
+
+# Who is who
+
+
+@pytest.fixture
+def team():
+    return TeamFactory(name="Support")
+
+
+@pytest.fixture
+def other_team():
+    return TeamFactory(name="Facilities")
+
+
+@pytest.fixture
+def supervisor(team):
+    return SupervisorFactory(teams=[team], full_name="Sam Supervisor")
+
+
+@pytest.fixture
+def agent(team):
+    return AgentFactory(teams=[team], full_name="Alex Agent")
+
+
+@pytest.fixture
+def outsider(other_team):
+    return AgentFactory(teams=[other_team], full_name="Olly Outsider")
+
+
+@pytest.fixture
+def admin_user():
+    return AdminFactory(full_name="Ada Admin")
+
+
+@pytest.fixture
+def as_supervisor(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+@pytest.fixture
+def as_admin(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def open_ticket(team, agent):
+    return TicketFactory(team=team, status=TicketStatus.OPEN, assignee=agent)
+
+
+@pytest.fixture
+def work_order(team, agent):
+    return WorkOrderFactory(team=team, status=WorkOrderStatus.IN_PROGRESS, assignee=agent)
+
+
+# Who may use the admin
+
+
+@pytest.mark.parametrize("role", [Role.REQUESTER, Role.AGENT])
+def test_requesters_and_agents_are_sent_to_the_login_page(client, team, agent, open_ticket, role):
+    user = RequesterFactory() if role == Role.REQUESTER else AgentFactory(teams=[team])
+    client.force_login(user)
+
+    for url in ["/admin/", TICKETS, change_url(open_ticket)]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/admin/login/?next="), url
+
+    fired = client.post(transition_url(open_ticket), {"name": "hold", "note": "mine now"})
+    assigned = client.post(assign_url(open_ticket), {"assignee": user.pk})
+
+    assert fired.status_code == assigned.status_code == 302
+    assert fired["Location"].startswith("/admin/login/")
+    open_ticket.refresh_from_db()
+    assert (open_ticket.status, open_ticket.assignee) == (TicketStatus.OPEN, agent)
+    assert history(open_ticket) == []
+
+
+@pytest.mark.parametrize("who", ["supervisor", "admin_user"])
+def test_supervisors_and_admins_use_the_admin(client, request, open_ticket, work_order, who):
+    client.force_login(request.getfixturevalue(who))
+
+    for url in ["/admin/", TICKETS, change_url(open_ticket), WORK_ORDERS, change_url(work_order)]:
+        assert client.get(url).status_code == 200, url
+    assert history(open_ticket) == []
+
+
+# Change lists
+
+
+@pytest.fixture
+def board(team, other_team, agent, supervisor):
+    """Tickets that each filter tells apart."""
+    now = timezone.now()
+    return {
+        "urgent": TicketFactory(
+            team=team, status=TicketStatus.OPEN, priority=Priority.URGENT, assignee=agent
+        ),
+        "printer": TicketFactory(
+            team=other_team,
+            title="Printer on fire",
+            requester=RequesterFactory(email="pat.requester@example.com"),
+        ),
+        "overdue": TicketFactory(
+            team=team,
+            status=TicketStatus.IN_PROGRESS,
+            assignee=supervisor,
+            due_at=now - timedelta(hours=2),
+        ),
+        "closed_late": TicketFactory(
+            team=team, status=TicketStatus.CLOSED, due_at=now - timedelta(days=3)
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", {"urgent", "printer", "overdue", "closed_late"}),
+        ("status__exact=open", {"urgent"}),
+        ("status__exact=closed", {"closed_late"}),
+        ("priority__exact=urgent", {"urgent"}),
+        ("team__id__exact={other_team}", {"printer"}),
+        ("assignee__id__exact={agent}", {"urgent"}),
+        ("assignee__id__exact={supervisor}", {"overdue"}),
+        ("overdue=yes", {"overdue"}),
+        ("overdue=no", {"urgent", "printer", "closed_late"}),
+        ("q=printer", {"printer"}),
+        ("q=pat.requester@example.com", {"printer"}),
+        ("status__exact=in_progress&overdue=yes", {"overdue"}),
+    ],
+)
+def test_ticket_change_list_filters_and_search(
+    as_supervisor, board, other_team, agent, supervisor, query, expected
+):
+    url = (
+        TICKETS
+        + "?"
+        + query.format(other_team=other_team.pk, agent=agent.pk, supervisor=supervisor.pk)
+    )
+
+    response = as_supervisor.get(url)
+
+    assert response.status_code == 200
+    assert shown_ids(response) == {board[name].pk for name in expected}
+
+
+def test_ticket_change_list_offers_every_filter(as_supervisor, board, other_team, agent):
+    page = as_supervisor.get(TICKETS).content.decode()
+
+    for link in [
+        "?status__exact=open",
+        "?priority__exact=urgent",
+        f"?team__id__exact={other_team.pk}",
+        f"?assignee__id__exact={agent.pk}",
+        "?overdue=yes",
+        "?overdue=no",
+    ]:
+        assert f'href="{link}"' in page, link
+    assert 'name="q"' in page
+
+
+def test_date_hierarchy_links_narrow_the_list(as_supervisor, team):
+    this_year = TicketFactory(team=team)
+    last_year = TicketFactory(team=team, created_at=timezone.now() - timedelta(days=400))
+
+    page = as_supervisor.get(TICKETS).content.decode()
+
+    for ticket in (this_year, last_year):
+        assert f'href="?created_at__year={ticket.created_at.year}"' in page
+    narrowed = as_supervisor.get(f"{TICKETS}?created_at__year={last_year.created_at.year}")
+    assert shown_ids(narrowed) == {last_year.pk}
+
+
+def test_only_overdue_rows_are_marked(as_supervisor, team):
+    now = timezone.now()
+    TicketFactory(team=team, status=TicketStatus.OPEN, due_at=now + timedelta(hours=4))
+    TicketFactory(team=team, status=TicketStatus.CANCELLED, due_at=now - timedelta(days=1))
+    TicketFactory(team=team, status=TicketStatus.NEW, due_at=None)
+
+    assert "dd-overdue" not in as_supervisor.get(TICKETS).content.decode()
+
+    late = TicketFactory(team=team, status=TicketStatus.ON_HOLD, due_at=now - timedelta(minutes=5))
+    page = as_supervisor.get(TICKETS).content.decode()
+
+    assert page.count("dd-overdue") == 1
+    row = page[page.index(f"{TICKETS}{late.pk}/change/") :]
+    assert row.index("dd-overdue") < row.index("</tr>")
+
+
+def make_tickets(count: int) -> None:
+    for _ in range(count):
+        team = TeamFactory()
+        TicketFactory(team=team, status=TicketStatus.OPEN, assignee=AgentFactory(teams=[team]))
+
+
+def make_work_orders(count: int) -> None:
+    for _ in range(count):
+        team = TeamFactory()
+        work_order = WorkOrderFactory(
+            team=team,
+            assignee=AgentFactory(teams=[team]),
+            ticket=TicketFactory(team=team, status=TicketStatus.OPEN),
+        )
+        TimeEntryFactory(work_order=work_order)
+
+
+def queries_for(client, url: str) -> tuple[int, set[int]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries), shown_ids(response)
+
+
+@pytest.mark.parametrize(
+    ("url", "make", "model"),
+    [(TICKETS, make_tickets, Ticket), (WORK_ORDERS, make_work_orders, WorkOrder)],
+    ids=["tickets", "work_orders"],
+)
+def test_change_list_queries_do_not_grow_with_the_rows(as_supervisor, url, make, model):
+    make(10)
+    as_supervisor.get(url)  # warm up: content types, session
+    ten, shown = queries_for(as_supervisor, url)
+    assert len(shown) == 10
+
+    make(90)
+    hundred, shown = queries_for(as_supervisor, url)
+
+    assert len(shown) == model.objects.count() == 100
+    assert hundred == ten
+
+
+def test_work_order_change_list_shows_actual_minutes_and_filters(as_supervisor, team, agent):
+    late = WorkOrderFactory(team=team, assignee=agent, due_at=timezone.now() - timedelta(hours=1))
+    TimeEntryFactory(work_order=late, minutes=25)
+    TimeEntryFactory(work_order=late, minutes=20)
+    done = WorkOrderFactory(team=team, status=WorkOrderStatus.VERIFIED)
+
+    response = as_supervisor.get(WORK_ORDERS)
+    rows = {wo.pk: wo.actual_minutes for wo in response.context["cl"].result_list}
+
+    assert rows == {late.pk: 45, done.pk: 0}
+    assert response.content.decode().count("dd-overdue") == 1
+    assert shown_ids(as_supervisor.get(f"{WORK_ORDERS}?overdue=yes")) == {late.pk}
+    assert shown_ids(as_supervisor.get(f"{WORK_ORDERS}?status__exact=verified")) == {done.pk}
+    assert shown_ids(as_supervisor.get(f"{WORK_ORDERS}?assignee__id__exact={agent.pk}")) == {
+        late.pk
+    }
+
+
+# The change page: status read-only, transition buttons
+
+
+@pytest.mark.parametrize(
+    ("status", "assigned", "expected"),
+    [
+        (TicketStatus.NEW, False, {"triage", "cancel"}),
+        (TicketStatus.OPEN, False, {"hold", "resolve", "cancel"}),
+        (TicketStatus.OPEN, True, {"hold", "resolve", "start", "cancel"}),
+        (TicketStatus.RESOLVED, True, {"close", "reopen"}),
+        (TicketStatus.CLOSED, True, {"reopen"}),
+    ],
+)
+def test_change_page_offers_the_transitions_open_to_the_supervisor(
+    as_supervisor, team, agent, status, assigned, expected
+):
+    ticket = TicketFactory(team=team, status=status, assignee=agent if assigned else None)
+
+    response = as_supervisor.get(change_url(ticket))
+
+    assert response.status_code == 200
+    assert set(offered_transitions(response)) == expected
+    assert "status" not in response.context["adminform"].form.fields
+    assert 'name="status"' not in response.content.decode()
+    assert "status" not in form_data(response, "ticket_form")
+    assert history(ticket) == []
+
+
+def test_a_terminal_ticket_has_no_assign_form(as_supervisor, team, agent):
+    ticket = TicketFactory(team=team, status=TicketStatus.CANCELLED, assignee=agent)
+
+    page = as_supervisor.get(change_url(ticket)).content.decode()
+
+    assert 'class="dd-assign"' not in page
+    assert "No transition is open to you from here." in page
+
+
+def test_firing_a_transition_from_the_change_page(as_supervisor, supervisor, open_ticket):
+    response = as_supervisor.post(
+        transition_url(open_ticket), {"name": "start", "note": "On it", "fire": "start"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == change_url(open_ticket)
+    [done] = successes_of(response)
+    assert "start" in done and "in_progress" in done
+    assert errors_of(response) == []
+    open_ticket.refresh_from_db()
+    assert open_ticket.status == TicketStatus.IN_PROGRESS
+    assert open_ticket.updated_by == supervisor
+    assert history(open_ticket) == [
+        (
+            EventType.STATUS_CHANGED,
+            supervisor.pk,
+            {"transition": "start", "from": "open", "to": "in_progress", "note": "On it"},
+        )
+    ]
+
+
+def test_resolving_from_the_change_page_stores_the_resolution(
+    as_supervisor, supervisor, open_ticket
+):
+    response = as_supervisor.post(
+        transition_url(open_ticket), {"name": "resolve", "resolution": "Replaced toner", "note": ""}
+    )
+
+    assert errors_of(response) == []
+    open_ticket.refresh_from_db()
+    assert (open_ticket.status, open_ticket.resolution) == (TicketStatus.RESOLVED, "Replaced toner")
+    assert open_ticket.resolved_at is not None
+    [(kind, actor, data)] = history(open_ticket)
+    assert (kind, actor, data["transition"], data["resolution"]) == (
+        EventType.STATUS_CHANGED,
+        supervisor.pk,
+        "resolve",
+        "Replaced toner",
+    )
+
+
+@pytest.mark.parametrize(
+    ("posted", "missing"),
+    [
+        ({"name": "hold", "note": ""}, "note"),
+        ({"name": "hold"}, "note"),
+        ({"name": "resolve", "resolution": "   ", "note": "done"}, "resolution"),
+        ({"name": "resolve", "note": "done"}, "resolution"),
+        ({"name": "cancel", "note": ""}, "note"),
+    ],
+)
+def test_a_missing_required_input_is_an_error_message(as_supervisor, open_ticket, posted, missing):
+    response = as_supervisor.post(transition_url(open_ticket), posted)
+
+    assert response.status_code == 302
+    [error] = errors_of(response)
+    assert error.startswith(f"{missing}:")
+    open_ticket.refresh_from_db()
+    assert (open_ticket.status, open_ticket.resolution) == (TicketStatus.OPEN, "")
+    assert history(open_ticket) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "posted", "says"),
+    [
+        (TicketStatus.NEW, {"name": "resolve", "resolution": "x"}, "Cannot resolve"),
+        (TicketStatus.NEW, {"name": "close"}, "Cannot close"),
+        (TicketStatus.CLOSED, {"name": "triage"}, "Cannot triage"),
+        (TicketStatus.OPEN, {"name": "explode"}, "Unknown transition"),
+        (TicketStatus.OPEN, {"note": "no name"}, "name:"),
+    ],
+)
+def test_a_transition_not_open_from_here_is_an_error_message(
+    as_supervisor, team, status, posted, says
+):
+    ticket = TicketFactory(team=team, status=status)
+
+    response = as_supervisor.post(transition_url(ticket), posted)
+
+    assert response.status_code == 302
+    assert response["Location"] == change_url(ticket)
+    [error] = errors_of(response)
+    assert says in error
+    ticket.refresh_from_db()
+    assert ticket.status == status
+    assert history(ticket) == []
+
+
+def test_transition_and_assign_take_only_post(as_supervisor, open_ticket, work_order):
+    for url in [transition_url(open_ticket), assign_url(open_ticket), transition_url(work_order)]:
+        response = as_supervisor.get(url)
+        assert response.status_code == 405, url
+        assert response["Allow"] == "POST"
+    open_ticket.refresh_from_db()
+    assert open_ticket.status == TicketStatus.OPEN
+    assert history(open_ticket) == history(work_order) == []
+
+
+def test_firing_on_an_unknown_object_is_404(as_supervisor):
+    assert as_supervisor.post(f"{TICKETS}999999/transition/", {"name": "triage"}).status_code == 404
+    assert Event.objects.count() == 0
+
+
+# Assigning from the change page
+
+
+def test_assigning_a_team_member(as_supervisor, supervisor, team, agent):
+    ticket = TicketFactory(team=team, status=TicketStatus.OPEN)
+    page = as_supervisor.get(change_url(ticket)).content.decode()
+    assert f'<option value="{agent.pk}">' in page
+
+    response = as_supervisor.post(assign_url(ticket), {"assignee": agent.pk})
+
+    assert response.status_code == 302
+    assert errors_of(response) == []
+    [done] = successes_of(response)
+    assert str(agent) in done
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent
+    assert history(ticket) == [(EventType.ASSIGNED, supervisor.pk, {"from": None, "to": agent.pk})]
+
+
+def test_unassigning(as_supervisor, supervisor, open_ticket, agent):
+    response = as_supervisor.post(assign_url(open_ticket), {"assignee": ""})
+
+    assert errors_of(response) == []
+    assert len(successes_of(response)) == 1
+    open_ticket.refresh_from_db()
+    assert open_ticket.assignee is None
+    assert history(open_ticket) == [
+        (EventType.UNASSIGNED, supervisor.pk, {"from": agent.pk, "to": None})
+    ]
+
+
+@pytest.mark.parametrize("who", ["outsider", "requester", "nobody", "garbage"])
+def test_assigning_someone_not_in_the_team_is_refused(
+    as_supervisor, open_ticket, agent, outsider, who
+):
+    assignee = {
+        "outsider": outsider.pk,
+        "requester": open_ticket.requester_id,
+        "nobody": 987654,
+        "garbage": "abc",
+    }[who]
+
+    response = as_supervisor.post(assign_url(open_ticket), {"assignee": assignee})
+
+    assert response.status_code == 302
+    [error] = errors_of(response)
+    assert error.startswith("assignee:") or error == "No such user."
+    open_ticket.refresh_from_db()
+    assert open_ticket.assignee == agent
+    assert history(open_ticket) == []
+
+
+def test_assigning_a_work_order(as_supervisor, supervisor, team):
+    member = AgentFactory(teams=[team])
+    wo = WorkOrderFactory(team=team)
+
+    as_supervisor.post(assign_url(wo), {"assignee": member.pk})
+
+    wo.refresh_from_db()
+    assert wo.assignee == member
+    assert history(wo) == [(EventType.ASSIGNED, supervisor.pk, {"from": None, "to": member.pk})]
+
+
+# Editing through the change form
+
+
+def test_editing_a_ticket_records_what_changed(as_supervisor, supervisor, open_ticket, other_team):
+    old_title, old_due = open_ticket.title, open_ticket.due_at
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["title"] = "Printer jams on tray 2"
+    data["description"] = "Every morning."
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert response["Location"] == TICKETS
+    open_ticket.refresh_from_db()
+    assert (open_ticket.title, open_ticket.description) == (
+        "Printer jams on tray 2",
+        "Every morning.",
+    )
+    assert open_ticket.due_at == old_due
+    assert open_ticket.updated_by == supervisor
+    [(kind, actor, diff)] = history(open_ticket)
+    assert (kind, actor) == (EventType.FIELDS_CHANGED, supervisor.pk)
+    assert set(diff) == {"title", "description"}
+    assert diff["title"] == [old_title, "Printer jams on tray 2"]
+    assert Comment.objects.count() == 0
+
+
+def test_editing_the_priority_brings_its_due_date(as_supervisor, supervisor, open_ticket):
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["priority"] = Priority.URGENT
+
+    as_supervisor.post(change_url(open_ticket), data)
+
+    open_ticket.refresh_from_db()
+    assert open_ticket.priority == Priority.URGENT
+    [(kind, actor, diff)] = history(open_ticket)
+    assert (kind, actor, set(diff)) == (
+        EventType.FIELDS_CHANGED,
+        supervisor.pk,
+        {"priority", "due_at"},
+    )
+
+
+def test_moving_a_ticket_to_a_team_its_assignee_is_not_in_is_refused(
+    as_supervisor, open_ticket, team, other_team
+):
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["team"] = str(other_team.pk)
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 302
+    [error] = errors_of(response)
+    assert error.startswith("team:")
+    open_ticket.refresh_from_db()
+    assert open_ticket.team == team
+    assert history(open_ticket) == []
+
+
+def test_editing_a_closed_ticket_is_refused_with_a_message(as_supervisor, team):
+    ticket = TicketFactory(team=team, status=TicketStatus.CLOSED, title="Old")
+    data = form_data(as_supervisor.get(change_url(ticket)), "ticket_form")
+    data["title"] = "Rewritten history"
+
+    response = as_supervisor.post(change_url(ticket), data)
+
+    assert response.status_code == 302
+    assert response["Location"] == change_url(ticket)
+    [error] = errors_of(response)
+    assert "closed ticket is read-only" in error
+    ticket.refresh_from_db()
+    assert ticket.title == "Old"
+    assert history(ticket) == []
+
+
+def test_adding_a_ticket_goes_through_the_service(as_supervisor, supervisor, team):
+    requester = RequesterFactory()
+    data = form_data(as_supervisor.get(f"{TICKETS}add/"), "ticket_form")
+    data |= {
+        "title": "Lift stuck",
+        "description": "Between floors 2 and 3",
+        "priority": Priority.HIGH,
+        "team": str(team.pk),
+        "requester": str(requester.pk),
+    }
+
+    response = as_supervisor.post(f"{TICKETS}add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    ticket = Ticket.objects.get()
+    assert (ticket.title, ticket.priority, ticket.team, ticket.requester) == (
+        "Lift stuck",
+        Priority.HIGH,
+        team,
+        requester,
+    )
+    assert (ticket.status, ticket.created_by, ticket.updated_by) == (
+        TicketStatus.NEW,
+        supervisor,
+        supervisor,
+    )
+    assert ticket.due_at is not None
+    assert history(ticket) == [
+        (
+            EventType.CREATED,
+            supervisor.pk,
+            {"title": "Lift stuck", "priority": "high", "team": team.pk, "status": "new"},
+        )
+    ]
+
+
+def test_adding_an_internal_comment_inline(as_supervisor, supervisor, open_ticket):
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["comments-0-body"] = "Vendor says next week."
+    data["comments-0-internal"] = "on"
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    comment = Comment.objects.get()
+    assert (comment.ticket, comment.author, comment.body, comment.internal) == (
+        open_ticket,
+        supervisor,
+        "Vendor says next week.",
+        True,
+    )
+    [event] = Event.objects.for_object(open_ticket)
+    assert (event.type, event.actor, event.public) == (EventType.COMMENT_ADDED, supervisor, False)
+    assert event.data == {"comment": comment.pk, "internal": True}
+
+
+def test_existing_comments_cannot_be_edited_inline(as_supervisor, open_ticket, agent):
+    comment = Comment.objects.create(ticket=open_ticket, author=agent, body="Original")
+    page = as_supervisor.get(change_url(open_ticket))
+    data = form_data(page, "ticket_form")
+    assert "comments-0-body" not in data  # shown read-only
+    data |= {"comments-0-body": "Forged", "comments-0-internal": "on"}
+
+    as_supervisor.post(change_url(open_ticket), data)
+
+    comment.refresh_from_db()
+    assert (comment.body, comment.internal) == ("Original", False)
+    assert history(open_ticket) == []
+
+
+def test_a_supervisor_comments_on_a_closed_ticket_inline(as_supervisor, supervisor, team):
+    """The API takes a supervisor's comment on a closed ticket; the admin should too."""
+    ticket = TicketFactory(team=team, status=TicketStatus.CLOSED)
+    data = form_data(as_supervisor.get(change_url(ticket)), "ticket_form")
+    data["comments-0-body"] = "Closed as a duplicate of another ticket."
+
+    response = as_supervisor.post(change_url(ticket), data)
+
+    assert errors_of(response) == []
+    comment = Comment.objects.get()
+    assert (comment.ticket, comment.author) == (ticket, supervisor)
+    assert history(ticket) == [
+        (EventType.COMMENT_ADDED, supervisor.pk, {"comment": comment.pk, "internal": False})
+    ]
+
+
+# Work orders: checklist, time, completion
+
+
+def test_adding_a_checklist_item_inline(as_supervisor, supervisor, work_order):
+    ChecklistItemFactory(work_order=work_order, text="Isolate power")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["checklist-1-text"] = "Replace fuse"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert ChecklistItem.objects.filter(
+        work_order=work_order, text="Replace fuse", done=False
+    ).exists()
+    assert history(work_order) == [
+        (EventType.FIELDS_CHANGED, supervisor.pk, {"checklist": [None, "Replace fuse"]})
+    ]
+
+
+def test_a_checklist_item_added_in_the_blank_row_goes_last(as_supervisor, work_order):
+    """The blank row sits under the others and the API appends when no position is given."""
+    ChecklistItemFactory(work_order=work_order, text="Isolate power")
+    ChecklistItemFactory(work_order=work_order, text="Open panel")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["checklist-2-text"] = "Replace fuse"  # position left as rendered
+
+    as_supervisor.post(change_url(work_order), data)
+
+    assert list(work_order.checklist.values_list("text", flat=True)) == [
+        "Isolate power",
+        "Open panel",
+        "Replace fuse",
+    ]
+
+
+def test_ticking_a_checklist_item_inline(as_supervisor, supervisor, work_order):
+    item = ChecklistItemFactory(work_order=work_order, text="Isolate power")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["checklist-0-done"] = "on"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    item.refresh_from_db()
+    assert (item.done, item.done_by) == (True, supervisor)
+    assert item.done_at is not None
+    assert history(work_order) == [
+        (
+            EventType.CHECKLIST_TICKED,
+            supervisor.pk,
+            {"item": item.pk, "text": "Isolate power", "done": True},
+        )
+    ]
+
+
+def test_logging_time_inline(as_supervisor, supervisor, work_order):
+    TimeEntryFactory(work_order=work_order, minutes=30)
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["time_entries-1-minutes"] = "45"
+    data["time_entries-1-note"] = "Replaced fuse"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    entry = TimeEntry.objects.get(work_order=work_order, user=supervisor)
+    assert (entry.minutes, entry.note, entry.date) == (45, "Replaced fuse", timezone.localdate())
+    assert history(work_order) == [
+        (EventType.TIME_LOGGED, supervisor.pk, {"entry": entry.pk, "minutes": 45})
+    ]
+
+
+def test_correcting_a_time_entry_inline(as_supervisor, supervisor, work_order, agent):
+    entry = TimeEntryFactory(work_order=work_order, user=agent, minutes=30)
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    assert data["time_entries-0-minutes"] == "30"
+    data["time_entries-0-minutes"] = "50"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    entry.refresh_from_db()
+    assert (entry.minutes, entry.user) == (50, agent)
+    assert TimeEntry.objects.count() == 1
+    assert history(work_order) == [
+        (
+            EventType.TIME_LOGGED,
+            supervisor.pk,
+            {"entry": entry.pk, "minutes": 50, "previous_minutes": 30},
+        )
+    ]
+
+
+def test_a_completed_checklist_cannot_be_unticked_inline(as_supervisor, team, agent):
+    wo = WorkOrderFactory(team=team, status=WorkOrderStatus.COMPLETED, assignee=agent)
+    item = ChecklistItemFactory(work_order=wo, done=True, done_by=agent, done_at=timezone.now())
+    data = form_data(as_supervisor.get(change_url(wo)), "workorder_form")
+    assert data["checklist-0-done"] == "on"
+    del data["checklist-0-done"]
+
+    response = as_supervisor.post(change_url(wo), data)
+
+    assert response.status_code == 302
+    assert response["Location"] == change_url(wo)
+    [error] = errors_of(response)
+    assert "completed work order is read-only" in error
+    item.refresh_from_db()
+    assert (item.done, item.done_by) == (True, agent)
+    assert history(wo) == []
+
+
+def test_the_ticket_page_lists_its_work_orders(as_supervisor, open_ticket, team):
+    wo = WorkOrderFactory(team=team, ticket=open_ticket, title="Swap the drum unit")
+
+    response = as_supervisor.get(change_url(open_ticket))
+    page = response.content.decode()
+
+    assert "Swap the drum unit" in page
+    assert change_url(wo) in page
+    assert form_data(response, "ticket_form")["work_orders-MAX_NUM_FORMS"] == "0"
+    assert history(open_ticket) == []
+
+
+def test_logging_more_than_a_week_in_one_entry_is_refused(as_supervisor, work_order):
+    """docs/configuration.md: time entries take 1 to 10080 minutes, as the API enforces."""
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["time_entries-0-minutes"] = "10081"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code in (200, 302)
+    assert not TimeEntry.objects.exists()
+    assert history(work_order) == []
+
+
+def test_scheduling_from_the_change_page(as_supervisor, supervisor, team, agent):
+    wo = WorkOrderFactory(team=team, assignee=agent)
+    page = as_supervisor.get(change_url(wo)).content.decode()
+    assert 'name="scheduled_start"' in page  # the schedule button asks for its input
+
+    response = as_supervisor.post(
+        transition_url(wo), {"name": "schedule", "scheduled_start": "2030-03-04T09:30", "note": ""}
+    )
+
+    assert errors_of(response) == []
+    wo.refresh_from_db()
+    assert wo.status == WorkOrderStatus.SCHEDULED
+    assert wo.scheduled_start == timezone.make_aware(datetime(2030, 3, 4, 9, 30))
+    [(kind, actor, data)] = history(wo)
+    assert (kind, actor, data["transition"], data["to"]) == (
+        EventType.STATUS_CHANGED,
+        supervisor.pk,
+        "schedule",
+        "scheduled",
+    )
+
+
+def test_adding_a_work_order_for_a_ticket(as_supervisor, supervisor, team, open_ticket):
+    data = form_data(as_supervisor.get(f"{WORK_ORDERS}add/"), "workorder_form")
+    data |= {
+        "title": "Replace toner",
+        "team": str(team.pk),
+        "ticket": str(open_ticket.pk),
+        "location": "Room 101",
+    }
+
+    response = as_supervisor.post(f"{WORK_ORDERS}add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    wo = WorkOrder.objects.get()
+    assert (wo.title, wo.ticket, wo.location, wo.created_by) == (
+        "Replace toner",
+        open_ticket,
+        "Room 101",
+        supervisor,
+    )
+    assert not wo.checklist.exists() and not wo.time_entries.exists()
+    assert [(kind, actor) for kind, actor, _ in history(wo)] == [(EventType.CREATED, supervisor.pk)]
+    assert history(open_ticket) == [
+        (
+            EventType.WORK_ORDER_LINKED,
+            supervisor.pk,
+            {"work_order": wo.pk, "title": "Replace toner"},
+        )
+    ]
+
+
+def test_completing_is_refused_while_an_item_is_unticked(as_supervisor, supervisor, work_order):
+    ChecklistItemFactory(work_order=work_order, text="Isolate power")
+    offered = offered_transitions(as_supervisor.get(change_url(work_order)))
+    assert "pause" in offered
+    assert "complete" not in offered
+
+    response = as_supervisor.post(
+        transition_url(work_order), {"name": "complete", "completion_notes": "All good"}
+    )
+
+    assert response.status_code == 302
+    [error] = errors_of(response)
+    assert 'checklist items are not done: "Isolate power"' in error
+    work_order.refresh_from_db()
+    assert (work_order.status, work_order.completion_notes) == (WorkOrderStatus.IN_PROGRESS, "")
+    assert history(work_order) == []
+
+
+def test_ticking_then_completing_from_the_change_page(as_supervisor, supervisor, work_order):
+    ChecklistItemFactory(work_order=work_order, text="Isolate power")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["checklist-0-done"] = "on"
+    as_supervisor.post(change_url(work_order), data)
+
+    response = as_supervisor.post(
+        transition_url(work_order), {"name": "complete", "completion_notes": "All good"}
+    )
+
+    assert errors_of(response) == []
+    work_order.refresh_from_db()
+    assert (work_order.status, work_order.completion_notes) == (
+        WorkOrderStatus.COMPLETED,
+        "All good",
+    )
+    assert [kind for kind, _, _ in history(work_order)] == [
+        EventType.CHECKLIST_TICKED,
+        EventType.STATUS_CHANGED,
+    ]
+    assert history(work_order)[-1][2]["to"] == WorkOrderStatus.COMPLETED
+
+
+# Bulk actions
+
+
+def run_action(client, url: str, action: str, objects) -> object:
+    return client.post(
+        url, {"action": action, "_selected_action": [obj.pk for obj in objects], "index": 0}
+    )
+
+
+def test_bulk_assign_to_me_reports_each_failure(as_supervisor, supervisor, team, other_team, agent):
+    fresh = TicketFactory(team=team)
+    unassigned = TicketFactory(team=team, status=TicketStatus.OPEN)
+    reassigned = TicketFactory(team=team, status=TicketStatus.IN_PROGRESS, assignee=agent)
+    closed = TicketFactory(team=team, status=TicketStatus.CLOSED)
+    elsewhere = TicketFactory(team=other_team, status=TicketStatus.OPEN)
+
+    response = run_action(
+        as_supervisor, TICKETS, "assign_to_me", [fresh, unassigned, reassigned, closed, elsewhere]
+    )
+
+    assert response.status_code == 302
+    errors = errors_of(response)
+    assert len(errors) == 2
+    assert errors[0].startswith(f"{closed}: ") and "cannot be assigned" in errors[0]
+    assert errors[1].startswith(f"{elsewhere}: assignee:")
+    [done] = successes_of(response)
+    assert "3 tickets" in done
+    for ticket, previous in [(fresh, None), (unassigned, None), (reassigned, agent.pk)]:
+        ticket.refresh_from_db()
+        assert ticket.assignee == supervisor
+        assert history(ticket) == [
+            (EventType.ASSIGNED, supervisor.pk, {"from": previous, "to": supervisor.pk})
+        ]
+    for ticket in (closed, elsewhere):
+        ticket.refresh_from_db()
+        assert ticket.assignee is None
+        assert history(ticket) == []
+
+
+def test_bulk_close_closes_resolved_tickets_only(as_supervisor, supervisor, team, agent):
+    resolved = [
+        TicketFactory(team=team, status=TicketStatus.RESOLVED, assignee=agent) for _ in range(2)
+    ]
+    still_open = TicketFactory(team=team, status=TicketStatus.OPEN, assignee=agent)
+
+    response = run_action(as_supervisor, TICKETS, "fire_close", [*resolved, still_open])
+
+    assert response.status_code == 302
+    [error] = errors_of(response)
+    assert error == f"{still_open}: Cannot close a ticket whose status is open."
+    [done] = successes_of(response)
+    assert "2 tickets" in done
+    for ticket in resolved:
+        ticket.refresh_from_db()
+        assert ticket.status == TicketStatus.CLOSED
+        assert ticket.closed_at is not None
+        assert history(ticket) == [
+            (
+                EventType.STATUS_CHANGED,
+                supervisor.pk,
+                {"transition": "close", "from": "resolved", "to": "closed", "note": ""},
+            )
+        ]
+    still_open.refresh_from_db()
+    assert still_open.status == TicketStatus.OPEN
+    assert history(still_open) == []
+
+
+def test_bulk_triage(as_supervisor, supervisor, team):
+    new = TicketFactory(team=team)
+    on_hold = TicketFactory(team=team, status=TicketStatus.ON_HOLD)
+
+    response = run_action(as_supervisor, TICKETS, "fire_triage", [new, on_hold])
+
+    assert len(errors_of(response)) == 1
+    new.refresh_from_db()
+    on_hold.refresh_from_db()
+    assert (new.status, on_hold.status) == (TicketStatus.OPEN, TicketStatus.ON_HOLD)
+    assert [kind for kind, _, _ in history(new)] == [EventType.STATUS_CHANGED]
+    assert history(on_hold) == []
+
+
+def test_bulk_verify_work_orders(as_supervisor, supervisor, team, agent):
+    completed = WorkOrderFactory(team=team, status=WorkOrderStatus.COMPLETED, assignee=agent)
+    working = WorkOrderFactory(team=team, status=WorkOrderStatus.IN_PROGRESS, assignee=agent)
+
+    response = run_action(as_supervisor, WORK_ORDERS, "fire_verify", [completed, working])
+
+    assert response.status_code == 302
+    assert errors_of(response) == [
+        f"{working}: Cannot verify a work order whose status is in_progress."
+    ]
+    [done] = successes_of(response)
+    assert "1 work orders" in done
+    completed.refresh_from_db()
+    working.refresh_from_db()
+    assert (completed.status, working.status) == (
+        WorkOrderStatus.VERIFIED,
+        WorkOrderStatus.IN_PROGRESS,
+    )
+    assert history(completed) == [
+        (
+            EventType.STATUS_CHANGED,
+            supervisor.pk,
+            {"transition": "verify", "from": "completed", "to": "verified", "note": ""},
+        )
+    ]
+    assert history(working) == []
+
+
+def test_bulk_actions_offered(as_supervisor):
+    tickets = as_supervisor.get(TICKETS).context["action_form"].fields["action"].choices
+    work_orders = as_supervisor.get(WORK_ORDERS).context["action_form"].fields["action"].choices
+
+    assert {"assign_to_me", "fire_triage", "fire_start", "fire_close"} <= {n for n, _ in tickets}
+    assert {"assign_to_me", "fire_start", "fire_verify"} <= {n for n, _ in work_orders}
+    assert "delete_selected" not in {n for n, _ in tickets} | {n for n, _ in work_orders}
+
+
+# History is read-only
+
+
+def test_history_is_shown_read_only(as_supervisor, supervisor, open_ticket):
+    as_supervisor.post(transition_url(open_ticket), {"name": "hold", "note": "Waiting for parts"})
+    before = history(open_ticket)
+    assert len(before) == 1
+
+    response = as_supervisor.get(change_url(open_ticket))
+    page = response.content.decode()
+    data = form_data(response, "ticket_form")
+
+    assert "Waiting for parts" in page
+    assert data[f"{EVENTS_PREFIX}-TOTAL_FORMS"] == "1"
+    assert data[f"{EVENTS_PREFIX}-MAX_NUM_FORMS"] == "0"  # no room to add a row
+    editable = [name for name in data if name.startswith(f"{EVENTS_PREFIX}-0-")]
+    assert set(editable) <= {f"{EVENTS_PREFIX}-0-id"}
+    assert f"{EVENTS_PREFIX}-0-DELETE" not in page
+    [inline] = [
+        formset
+        for formset in response.context["inline_admin_formsets"]
+        if formset.formset.prefix == EVENTS_PREFIX
+    ]
+    assert not (
+        inline.has_add_permission or inline.has_change_permission or inline.has_delete_permission
+    )
+
+    # A forged post of the history rows changes nothing.
+    data |= {
+        f"{EVENTS_PREFIX}-TOTAL_FORMS": "2",
+        f"{EVENTS_PREFIX}-0-type": EventType.CREATED,
+        f"{EVENTS_PREFIX}-0-DELETE": "on",
+        f"{EVENTS_PREFIX}-1-type": EventType.CREATED,
+        f"{EVENTS_PREFIX}-1-data": "{}",
+    }
+    as_supervisor.post(change_url(open_ticket), data)
+    assert history(open_ticket) == before
+
+
+@pytest.mark.parametrize("who", ["as_supervisor", "as_admin"])
+def test_there_is_no_admin_for_events(request, open_ticket, who):
+    client = request.getfixturevalue(who)
+    event = Event.objects.create(subject=open_ticket, type=EventType.CREATED, data={})
+
+    for url in [
+        "/admin/dispatchdesk/",
+        "/admin/dispatchdesk/event/",
+        f"/admin/dispatchdesk/event/{event.pk}/change/",
+        f"/admin/dispatchdesk/event/{event.pk}/delete/",
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert (
+        client.post(f"/admin/dispatchdesk/event/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 404
+    )
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+# Deleting
+
+
+def test_a_supervisor_cannot_delete(as_supervisor, open_ticket, work_order):
+    for obj in (open_ticket, work_order):
+        delete_url = change_url(obj).replace("/change/", "/delete/")
+        assert as_supervisor.get(delete_url).status_code == 403
+        assert as_supervisor.post(delete_url, {"post": "yes"}).status_code == 403
+    assert 'class="deletelink"' not in as_supervisor.get(change_url(open_ticket)).content.decode()
+    assert Ticket.objects.filter(pk=open_ticket.pk).exists()
+    assert WorkOrder.objects.filter(pk=work_order.pk).exists()
+
+
+def test_an_admin_deletes_a_ticket_without_work_orders(as_admin, admin_user, team, agent):
+    ticket = TicketFactory(team=team)
+    kept = TicketFactory(team=team)
+    as_admin.post(assign_url(ticket), {"assignee": agent.pk})
+    as_admin.post(assign_url(kept), {"assignee": agent.pk})
+    assert len(history(ticket)) == len(history(kept)) == 1
+    delete_url = f"{TICKETS}{ticket.pk}/delete/"
+    assert as_admin.get(delete_url).status_code == 200
+
+    response = as_admin.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert response["Location"] == TICKETS
+    assert not Ticket.objects.filter(pk=ticket.pk).exists()
+    # History is never deleted: the deleted ticket's events stay, and the log says who did it.
+    assert [kind for kind, _, _ in history(ticket)] == ["assigned"]
+    assert len(history(kept)) == 1
+    deletion = LogEntry.objects.get(action_flag=DELETION)
+    assert (deletion.user, deletion.object_id) == (admin_user, str(ticket.pk))
+
+
+def test_an_admin_cannot_delete_a_ticket_with_work_orders(as_admin, team):
+    ticket = TicketFactory(team=team, status=TicketStatus.OPEN)
+    WorkOrderFactory(team=team, ticket=ticket)
+    delete_url = f"{TICKETS}{ticket.pk}/delete/"
+
+    page = as_admin.get(delete_url)
+    as_admin.post(delete_url, {"post": "yes"})
+
+    assert "protected" in page.content.decode()
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+    assert WorkOrder.objects.filter(ticket=ticket).count() == 1
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+# Users
+
+
+def test_a_supervisor_views_a_user_but_cannot_change_the_role(as_supervisor, agent, team):
+    response = as_supervisor.get(f"/admin/accounts/user/{agent.pk}/change/")
+    assert response.status_code == 200
+    assert 'name="role"' not in response.content.decode()
+
+    posted = as_supervisor.post(
+        f"/admin/accounts/user/{agent.pk}/change/",
+        {
+            "email": agent.email,
+            "full_name": agent.full_name,
+            "role": Role.SUPERVISOR,
+            "teams": [team.pk],
+            "is_active": "on",
+        },
+    )
+
+    assert posted.status_code == 403
+    agent.refresh_from_db()
+    assert agent.role == Role.AGENT
+    assert not agent.is_staff
+    assert as_supervisor.get("/admin/accounts/user/add/").status_code == 403
+
+
+def test_an_admin_changes_a_role_and_teams(as_admin, agent, team, other_team):
+    url = f"/admin/accounts/user/{agent.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    assert data["role"] == Role.AGENT
+    data["role"] = Role.SUPERVISOR
+    data["teams"] = [str(team.pk), str(other_team.pk)]
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    agent = User.objects.get(pk=agent.pk)
+    assert agent.role == Role.SUPERVISOR
+    assert agent.is_staff
+    assert set(agent.teams.all()) == {team, other_team}
