@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEV_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint format migrate demo schema clean
+.PHONY: run test lint format migrate demo schema bench-import clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ format: $(VENV)/.installed
 
 schema: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+## bench-import: time import_tickets on 100,000 new tickets against PostgreSQL's own COPY
+## (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/dispatchdesk_bench)
+bench-import: $(VENV)/.installed
+	$(PY) bench/import/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

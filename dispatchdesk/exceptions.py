@@ -8,7 +8,8 @@ instead of a bare 500.
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -91,3 +92,20 @@ def api_exception_handler(exc, context):
         "fields": fields,
     }
     return response
+
+
+def error_page(status_code: int, code: str, detail: str, fallback):
+    """A Django error handler: the API's error shape under /api/, Django's page elsewhere."""
+
+    def handler(request, *args, **kwargs):
+        if request.path.startswith("/api/"):
+            body = {"status": status_code, "code": code, "detail": detail, "fields": {}}
+            return JsonResponse(body, status=status_code)
+        return fallback(request, *args, **kwargs)
+
+    return handler
+
+
+not_found = error_page(404, "not_found", "Not found.", defaults.page_not_found)
+server_error = error_page(500, "server_error", "Server error.", defaults.server_error)
+bad_request = error_page(400, "bad_request", "Bad request.", defaults.bad_request)

@@ -1,8 +1,152 @@
+"""Page-number pagination that stays fast at millions of rows.
+
+Lists answer `count`, `next`, `previous` and `results` as DRF's page-number pagination does, but
+never count a large result to its last row:
+
+- One query fetches the ids of at most 1,001 matching rows, in no particular order. With no more
+  than 1,000, `count` is exact and the page is read by those ids: the plan stays right for a very
+  selective filter (a rare search word) whatever the planner guessed.
+- With more, `count` is PostgreSQL's estimate (EXPLAIN, nothing is run; at least 1,001) and the
+  page is read in index order. Other databases (SQLite in development) count exactly.
+- Lists of tickets and work orders, which grow to millions, ask for the estimate first: when
+  the planner expects more than 10,000 rows, `count` is that estimate and the ids are not
+  fetched at all (finding 1,001 rows that match an expensive filter is not free).
+
+So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
+either way: a page reads one row more than it shows.
+"""
+
+import json
+from math import ceil
+
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db import connections
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from rest_framework import pagination
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M`; sizes above the cap are served at the cap, not refused."""
+def planner_estimate(queryset: QuerySet) -> int:
+    """The number of rows PostgreSQL expects `queryset` to return (EXPLAIN, no execution)."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
+
+class LookaheadPage(Page):
+    """A page that knows whether another follows without relying on the count."""
+
+    def __init__(self, object_list, number, paginator, has_next: bool):
+        super().__init__(object_list, number, paginator)
+        self._has_next = has_next
+
+    def has_next(self) -> bool:
+        return self._has_next
+
+
+class CappedCountPaginator(DjangoPaginator):
+    """Django's paginator with an exact count up to `exact_count_limit`, estimated beyond."""
+
+    exact_count_limit = 1000
+    # With `estimate_first`, above this many expected rows the estimate is taken as it is.
+    estimate_first = False
+    trust_estimate_above = 10_000
+
+    @cached_property
+    def _estimate(self) -> int | None:
+        rows = self.object_list
+        if not isinstance(rows, QuerySet) or connections[rows.db].vendor != "postgresql":
+            return None
+        return planner_estimate(rows.order_by())
+
+    @cached_property
+    def _probe(self) -> list | None:
+        """The ids of all the rows when there are at most `exact_count_limit`, else None."""
+        rows = self.object_list
+        if not isinstance(rows, QuerySet):
+            return None
+        if (
+            self.estimate_first
+            and self._estimate is not None
+            and self._estimate > self.trust_estimate_above
+        ):
+            return None
+        ids = list(
+            rows.order_by()
+            .prefetch_related(None)
+            .values_list("pk", flat=True)[: self.exact_count_limit + 1]
+        )
+        return ids if len(ids) <= self.exact_count_limit else None
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if not isinstance(rows, QuerySet):
+            return len(rows)
+        if self._probe is not None:
+            return len(self._probe)
+        if self._estimate is None:
+            return rows.count()
+        return max(self._estimate, self.exact_count_limit + 1)
+
+    def validate_number(self, number) -> int:
+        """A whole number from 1 up; whether the page has rows is for `page()` to find out."""
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = self.object_list
+        if isinstance(rows, QuerySet) and self._probe is not None:
+            # Few rows: read the page by id, and the exact count tells whether more follow.
+            rows = rows.filter(pk__in=self._probe)
+            found = list(rows[bottom : bottom + self.per_page])
+            has_next = bottom + len(found) < len(self._probe)
+        else:
+            found = list(rows[bottom : bottom + self.per_page + 1])
+            has_next = len(found) > self.per_page
+            found = found[: self.per_page]
+        if not found and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        return LookaheadPage(found, number, self, has_next)
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, ceil(self.count / self.per_page))
+
+
+class EstimateFirstPaginator(CappedCountPaginator):
+    estimate_first = True
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`?page=N&page_size=M`; sizes above the cap are served at the cap, not refused.
+
+    `count` is exact up to 1,000 rows and may be an estimate beyond (see the module docstring).
+    """
+
+    django_paginator_class = CappedCountPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class LargeListPagination(PageNumberPagination):
+    """For viewsets whose main list grows to millions of rows (tickets, work orders)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if getattr(view, "action", None) == "list":
+            self.django_paginator_class = EstimateFirstPaginator
+        return super().paginate_queryset(queryset, request, view)

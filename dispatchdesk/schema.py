@@ -35,7 +35,7 @@ class AutoSchema(openapi.AutoSchema):
         codes = ["400", "401"]
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             codes.append("403")
-        if "{" in self.path:
+        if "{" in self.path or self.method == "GET":  # lists: a page that does not exist
             codes.append("404")
         if "{" in self.path and hasattr(self.view, "transition_request_serializer"):
             # Tickets and work orders: state guards and optimistic concurrency.

@@ -1,6 +1,14 @@
 """Serializers shared by tickets and work orders."""
 
-from rest_framework import serializers
+from operator import attrgetter
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.functional import cached_property
+from rest_framework import ISO_8601, serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
+from rest_framework.settings import api_settings
 
 from accounts.models import User
 
@@ -11,6 +19,145 @@ OWN_ENDPOINTS = {
     "status": "Change the status through POST transitions/.",
     "assignee": "Change the assignee through POST assign/.",
 }
+
+
+# Field types whose representation of a plain attribute is the attribute itself.
+VERBATIM = (
+    serializers.IntegerField,
+    serializers.CharField,
+    serializers.BooleanField,
+    serializers.ReadOnlyField,
+)
+# ... when it is of this type already (the field's own code handles the others).
+CASTS = {
+    serializers.IntegerField: int,
+    serializers.CharField: str,
+    serializers.BooleanField: bool,
+}
+
+
+def _generic(field):
+    """What `Serializer.to_representation` does for one field (raises SkipField to leave it out)."""
+
+    def read(instance):
+        attribute = field.get_attribute(instance)
+        value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+        return None if value is None else field.to_representation(attribute)
+
+    return read
+
+
+def _timestamp(field, attribute: str):
+    """DRF's ISO 8601 DateTimeField output (in the current time zone, UTC as `Z`), or None when
+    the field is set up otherwise and needs DRF's own code."""
+    if getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601:
+        return None
+    if not hasattr(field, "timezone") and not settings.USE_TZ:
+        return None
+    zone = getattr(field, "timezone", None)
+    get = attrgetter(attribute)
+
+    def read(instance):
+        value = get(instance)
+        if value is None:
+            return None
+        if isinstance(value, str) or value.tzinfo is None:
+            return field.to_representation(value)
+        text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return read
+
+
+def _reader(model, field):
+    """A function of the instance that gives what DRF gives for `field`; a method name for a
+    SerializerMethodField; None when only DRF's own code will do."""
+    if isinstance(field, serializers.SerializerMethodField):
+        return field.method_name
+    if len(field.source_attrs) != 1:
+        return None
+    (source,) = field.source_attrs
+    kind = type(field)
+    if kind is serializers.PrimaryKeyRelatedField and field.pk_field is None:
+        model_field = next((f for f in model._meta.concrete_fields if f.name == source), None)
+        if model_field is not None and model_field.is_relation:
+            return attrgetter(model_field.attname)  # the id, without loading the object
+        return None
+    if kind is serializers.DateTimeField:
+        return _timestamp(field, source)
+    if kind is serializers.ChoiceField:
+        get, choices = attrgetter(source), field.choice_strings_to_values
+
+        def choice(instance):
+            value = get(instance)
+            return value if value is None else choices.get(str(value), value)
+
+        return choice
+    if kind is serializers.BigIntegerField and not getattr(
+        field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING
+    ):
+        kind = serializers.IntegerField  # a 64-bit id, given as a number
+    if kind in VERBATIM:
+        get, cast = attrgetter(source), CASTS.get(kind)
+
+        def verbatim(instance):
+            value = get(instance)
+            if value is None or cast is None or type(value) is cast:
+                return value
+            return field.to_representation(value)
+
+        return verbatim
+    return None
+
+
+class FastReadMixin:
+    """Reads a model serializer's fields with one small function each instead of DRF's field
+    machinery at every value; the functions are worked out once per serializer class, so a read
+    does not even build the serializer's fields.
+
+    The output is the same, key for key; validation, writes, the browsable API and the OpenAPI
+    schema still come from the declared fields. Ids of related objects come from the
+    `<field>_id` column, as DRF reads them; a field DRF would leave out (an annotation that is
+    not there) is left out. For serializers whose readable fields are the same for every
+    instance and request (fields that need the context go through DRF's code).
+    """
+
+    _read_plans: dict = {}
+
+    def _read_plan(self) -> list:
+        cls = type(self)
+        plan = FastReadMixin._read_plans.get(cls)
+        if plan is None:
+            model = self.Meta.model
+            plan = [(f.field_name, _reader(model, f)) for f in self._readable_fields]
+            FastReadMixin._read_plans[cls] = plan
+        return plan
+
+    @cached_property
+    def _readers(self) -> list:
+        readers = []
+        for name, read in self._read_plan():
+            if isinstance(read, str):
+                read = getattr(self, read)
+            elif read is None:
+                read = _generic(self.fields[name])
+            readers.append((name, read))
+        return readers
+
+    def to_representation(self, instance):
+        ret = {}
+        for name, read in self._readers:
+            try:
+                ret[name] = read(instance)
+            except (AttributeError, KeyError):
+                # As DRF: a default, None or nothing, else its error.
+                try:
+                    ret[name] = _generic(self.fields[name])(instance)
+                except SkipField:
+                    continue
+            except SkipField:
+                continue
+        return ret
 
 
 class RedirectedFieldsMixin:
@@ -43,7 +190,7 @@ class AssignSerializer(serializers.Serializer):
     )
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "at", "actor", "type", "data"]

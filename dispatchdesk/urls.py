@@ -28,3 +28,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
 ]
+
+# Outside DRF's views (no route matched, a crash): the API's error shape under /api/.
+handler400 = "dispatchdesk.exceptions.bad_request"
+handler404 = "dispatchdesk.exceptions.not_found"
+handler500 = "dispatchdesk.exceptions.server_error"

@@ -11,6 +11,7 @@ from . import workflow
 from .etags import etag_for
 from .history import history_visible_to
 from .idempotency import IdempotentCreateMixin
+from .pagination import LargeListPagination
 from .serializers import AssignSerializer, EventSerializer, TransitionOptionSerializer
 
 
@@ -24,6 +25,7 @@ class WorkItemViewSet(
 ):
     # Nothing is deleted through the API (DELETE answers 405); PATCH only, no PUT.
     http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = LargeListPagination
     transition_request_serializer = None  # set by each subclass
 
     @extend_schema(
@@ -82,7 +84,7 @@ class WorkItemViewSet(
         return serializer_class(fresh, context=self.get_serializer_context()).data
 
     @extend_schema(methods=["GET"], responses=TransitionOptionSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filterset_class=None)
     def transitions(self, request, pk=None):
         """GET: the transitions you may fire now. POST: fire one; answers the updated object."""
         obj = self.get_object()

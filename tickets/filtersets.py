@@ -1,14 +1,12 @@
-import django_filters
-
-from dispatchdesk.filters import PersonFilter, WorkItemFilterSet
+from dispatchdesk.filters import ChoicesFilter, PersonFilter, WorkItemFilterSet
 
 from .choices import Priority, TicketStatus
 from .models import Ticket
 
 
 class TicketFilterSet(WorkItemFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    status = ChoicesFilter(choices=TicketStatus.choices)
+    priority = ChoicesFilter(choices=Priority.choices)
     requester = PersonFilter(help_text="A user id or `me`.")
 
     class Meta:

@@ -1,6 +1,4 @@
-import django_filters
-
-from dispatchdesk.filters import IdFilter, WorkItemFilterSet
+from dispatchdesk.filters import ChoicesFilter, IdFilter, UtcDateTimeFilter, WorkItemFilterSet
 from tickets.choices import Priority
 
 from .choices import WorkOrderStatus
@@ -8,15 +6,11 @@ from .models import WorkOrder
 
 
 class WorkOrderFilterSet(WorkItemFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    status = ChoicesFilter(choices=WorkOrderStatus.choices)
+    priority = ChoicesFilter(choices=Priority.choices)
     ticket = IdFilter(field_name="ticket_id")
-    scheduled_after = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_start", lookup_expr="gte"
-    )
-    scheduled_before = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_start", lookup_expr="lt"
-    )
+    scheduled_after = UtcDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
+    scheduled_before = UtcDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
 
     class Meta:
         model = WorkOrder

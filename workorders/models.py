@@ -25,7 +25,7 @@ class WorkOrderQuerySet(WorkItemQuerySet):
             return self.all()
         if user.is_requester:
             return self.none()
-        return self.filter(Q(team__in=Subquery(user.teams.values("pk"))) | Q(assignee=user))
+        return self.filter(Q(team_id__in=self.teams_of(user)) | Q(assignee_id=user.pk))
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)

@@ -1,7 +1,11 @@
 from rest_framework import serializers
 
 from accounts.models import Team
-from dispatchdesk.serializers import RedirectedFieldsMixin, TransitionRequestSerializer
+from dispatchdesk.serializers import (
+    FastReadMixin,
+    RedirectedFieldsMixin,
+    TransitionRequestSerializer,
+)
 from tickets.models import Ticket
 
 from .models import (
@@ -14,7 +18,7 @@ from .models import (
 from .services import work_order_create, work_order_update
 
 
-class WorkOrderSerializer(RedirectedFieldsMixin, serializers.ModelSerializer):
+class WorkOrderSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSerializer):
     ticket = serializers.PrimaryKeyRelatedField(
         queryset=Ticket.objects.none(), required=False, allow_null=True
     )
@@ -99,7 +103,7 @@ class WorkOrderTransitionSerializer(TransitionRequestSerializer):
     scheduled_start = serializers.DateTimeField(required=False)
 
 
-class ChecklistItemSerializer(serializers.ModelSerializer):
+class ChecklistItemSerializer(FastReadMixin, serializers.ModelSerializer):
     position = serializers.IntegerField(
         min_value=0, max_value=10_000, required=False, help_text="0-based place in the list."
     )
@@ -110,7 +114,7 @@ class ChecklistItemSerializer(serializers.ModelSerializer):
         read_only_fields = ["done_by", "done_at"]
 
 
-class TimeEntrySerializer(serializers.ModelSerializer):
+class TimeEntrySerializer(FastReadMixin, serializers.ModelSerializer):
     minutes = serializers.IntegerField(min_value=1, max_value=MAX_MINUTES_PER_ENTRY)
 
     class Meta:

@@ -51,7 +51,7 @@ class WorkOrderViewSet(WorkItemViewSet):
 
     @extend_schema(methods=["GET"], responses=ChecklistItemSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=ChecklistItemSerializer, responses=ChecklistItemSerializer
+        methods=["POST"], request=ChecklistItemSerializer, responses={201: ChecklistItemSerializer}
     )
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def checklist(self, request, pk=None):
@@ -83,7 +83,9 @@ class WorkOrderViewSet(WorkItemViewSet):
         return Response(ChecklistItemSerializer(item).data)
 
     @extend_schema(methods=["GET"], responses=TimeEntrySerializer(many=True))
-    @extend_schema(methods=["POST"], request=TimeEntrySerializer, responses=TimeEntrySerializer)
+    @extend_schema(
+        methods=["POST"], request=TimeEntrySerializer, responses={201: TimeEntrySerializer}
+    )
     @action(detail=True, methods=["get", "post"], url_path="time-entries", filterset_class=None)
     def time_entries(self, request, pk=None):
         """Time logged on the work order. The assignee or a supervisor logs time."""

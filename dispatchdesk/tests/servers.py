@@ -4,16 +4,41 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
+from django.db import connection
 
 from .conftest import BASE_DIR, SECRET_KEY, clean_env
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 ADMIN_EMAIL = "owner@example.com"
 ADMIN_PASSWORD = "owner-long-passphrase"
+
+
+@contextmanager
+def fresh_database(tmp_path, label: str):
+    """A brand-new, empty database of the kind the suite runs on; yields its URL."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / f'{label}.sqlite3'}"
+        return
+    params = connection.settings_dict
+    name = f"dispatchdesk_{label}_{uuid.uuid4().hex[:8]}"
+    host, port, user = params["HOST"], params["PORT"] or 5432, params["USER"]
+    server = {"host": host, "port": port, "user": user, "password": params["PASSWORD"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://{user}:{params['PASSWORD']}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class ThrowawayCluster:
@@ -92,44 +117,54 @@ class ThrowawayCluster:
 class AppServer:
     """DispatchDesk run by its container entrypoint (migrate, first admin, gunicorn)."""
 
-    def __init__(self, database_url: str, port: int, workers: int = 1):
+    def __init__(self, database_url: str, port: int, workers: int = 1, **env: str):
         self.port = port
-        self.env = clean_env(
-            DATABASE_URL=database_url,
-            DJANGO_DEBUG="0",
-            DJANGO_HTTPS="0",
-            DJANGO_SECRET_KEY=SECRET_KEY,
-            DJANGO_ALLOWED_HOSTS="127.0.0.1",
-            DJANGO_SUPERUSER_EMAIL=ADMIN_EMAIL,
-            DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
-            DJANGO_DB_CONNECT_TIMEOUT="3",
-            DJANGO_USER_THROTTLE_RATE="",
-            HOST="127.0.0.1",
-            PORT=str(port),
-            WEB_CONCURRENCY=str(workers),
+        self.env = (
+            clean_env(
+                DATABASE_URL=database_url,
+                DJANGO_DEBUG="0",
+                DJANGO_HTTPS="0",
+                DJANGO_SECRET_KEY=SECRET_KEY,
+                DJANGO_ALLOWED_HOSTS="127.0.0.1",
+                DJANGO_SUPERUSER_EMAIL=ADMIN_EMAIL,
+                DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+                DJANGO_DB_CONNECT_TIMEOUT="3",
+                DJANGO_USER_THROTTLE_RATE="",
+                HOST="127.0.0.1",
+                PORT=str(port),
+                WEB_CONCURRENCY=str(workers),
+            )
+            | env
         )
         self.process = None
 
     def start(self, timeout: float = 60) -> None:
+        # A file, not a pipe: a pipe nobody reads fills up and blocks the access log.
+        self.log = tempfile.NamedTemporaryFile(prefix="dispatchdesk-app-", suffix=".log")  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
             ["sh", "docker/entrypoint.sh"],
             cwd=BASE_DIR,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            text=True,
         )
         deadline = time.monotonic() + timeout
         while self.request("GET", "/healthz")[0] != 200:
-            assert self.process.poll() is None, self.process.stdout.read()
+            assert self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, "the app did not start"
             time.sleep(0.2)
 
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
     def stop(self) -> str:
+        """Stop the server; what it printed."""
         if self.process is None:
             return ""
         self.process.terminate()
-        output, _ = self.process.communicate(timeout=30)
+        self.process.wait(timeout=30)
+        output = self.output()
+        self.log.close()
         return output
 
     def worker_pids(self) -> list[int]:

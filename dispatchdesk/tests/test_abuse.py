@@ -111,6 +111,9 @@ def test_the_browsable_api_escapes_html(client, django_user_model):
         {"status": "' OR 1=1 --"},
         {"ordering": "password"},
         {"created_after": "9999999-01-01"},
+        {"due_before": "0420-08-13T04:43:01.90+23:46"},
+        {"created_after": "0001-01-01T00:00:00+05:00"},
+        {"created_before": "9999-12-31T23:59:59-05:00"},
         {"page": "-1"},
         {"page": "9" * 40},
         {"page_size": "9" * 40},
@@ -133,8 +136,22 @@ def test_hostile_query_parameters_never_fail_the_server(client_for, params):
         "null",
         '"just a string"',
         '{"title": 1e999}',
+        '{"title": "x", "due_at": "0001-01-01T00:00:00+05:00"}',
+        '{"title": "x", "due_at": "9999-12-31T23:59:59-05:00"}',
+        '{"title": "x", "due_at": "2030-01-01T00:00:00+23:46"}',
     ],
-    ids=["nul", "deep", "bad-utf8", "dup-keys", "null", "string", "huge-number"],
+    ids=[
+        "nul",
+        "deep",
+        "bad-utf8",
+        "dup-keys",
+        "null",
+        "string",
+        "huge-number",
+        "year-0",
+        "year-10000",
+        "offset-23h",
+    ],
 )
 def test_hostile_bodies_never_fail_the_server(client_for, body):
     response = client_for(AgentFactory()).generic(

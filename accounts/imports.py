@@ -1,0 +1,187 @@
+"""Importing users, and finding the teams and people that imported rows name.
+
+Columns: `email, full_name, role, teams` (team names separated by `;`). Rows are matched by
+email; a new user gets no usable password until an admin sets one.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+
+from dispatchdesk import bulk
+
+from .choices import WORKER_ROLES, Role
+from .models import Team, User
+from .serializers import NOT_A_WORKER
+
+TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
+
+
+def memberships(user_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """{user id: ids of their teams}, in one query."""
+    teams = defaultdict(set)
+    rows = User.teams.through.objects.filter(user_id__in=list(user_ids))
+    for user_id, team_id in rows.values_list("user_id", "team_id"):
+        teams[user_id].add(team_id)
+    return {user_id: frozenset(team_ids) for user_id, team_ids in teams.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    email: str
+    role: str
+    is_active: bool
+    team_ids: frozenset[int]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Directory:
+    """Teams by name and people by email (or id), looked up in bulk for a whole import.
+
+    Teams are read once; each batch reads the people it names that are not known yet, in two
+    queries (the users, then the teams of the agents and supervisors among them).
+    """
+
+    def __init__(self):
+        self.team_ids = dict(Team.objects.values_list("name", "id"))
+        self.team_names = {pk: name for name, pk in self.team_ids.items()}
+        self.by_email: dict[str, Person | None] = {}
+        self.by_id: dict[int, Person] = {}
+        self._default_team_id: int | None = None
+
+    @property
+    def default_team_id(self) -> int:
+        if self._default_team_id is None:
+            team = Team.objects.default()
+            self.team_ids.setdefault(team.name, team.pk)
+            self.team_names.setdefault(team.pk, team.name)
+            self._default_team_id = team.pk
+        return self._default_team_id
+
+    def load(self, *, emails: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
+        emails = {email for email in emails if email not in self.by_email}
+        ids = {pk for pk in ids if pk not in self.by_id}
+        if emails:
+            self.add(bulk.where_in(User.objects.all(), "email", emails))
+            for email in emails:
+                self.by_email.setdefault(email, None)
+        if ids:
+            self.add(User.objects.filter(pk__in=ids))
+
+    def add(self, users) -> None:
+        found = list(users.values_list("id", "email", "role", "is_active"))
+        teams = memberships(pk for pk, _, role, _ in found if role in WORKER_ROLES)
+        for pk, email, role, is_active in found:
+            person = Person(pk, email, role, is_active, teams.get(pk, frozenset()))
+            self.by_email[email] = self.by_id[pk] = person
+
+    def team(self, name: str, errors: list, column: str = "team") -> int | None:
+        pk = self.team_ids.get(name)
+        if pk is None:
+            errors.append((column, f'No team named "{name}".'))
+        return pk
+
+    def person(self, email: str, errors: list, column: str) -> Person | None:
+        person = self.by_email.get(email)
+        if person is None:
+            errors.append((column, f'No user with the email "{email}".'))
+        return person
+
+    def assignee_problem(self, person: Person, team_id: int) -> str | None:
+        """The rule of dispatchdesk.workflow.assign(): an active agent or supervisor of the team."""
+        if person.is_active and person.role in WORKER_ROLES and team_id in person.team_ids:
+            return None
+        team = self.team_names.get(team_id, team_id)
+        return f"{person} is not an active agent or supervisor of team {team}."
+
+
+class UserImport(bulk.Importer):
+    model = User
+    noun = "users"
+    key = "email"
+    columns = {
+        "email": bulk.Email(),
+        "full_name": bulk.Text.of(User, "full_name"),
+        "role": bulk.Choice(Role),
+        "teams": bulk.Names(TEAM_NAME_LENGTH),
+    }
+    list_columns = frozenset({"teams"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.team_ids = dict(Team.objects.values_list("name", "id"))
+        self.found: dict[str, dict[str, Any]] = {}
+
+    def lookup(self, batch: list[dict[str, Any]]) -> None:
+        users = bulk.where_in(User.objects.all(), "email", [given["email"] for given in batch])
+        found = list(users.values("id", "email", "full_name", "role"))
+        teams = memberships(user["id"] for user in found)
+        self.found = {
+            user["email"]: {**user, "teams": teams.get(user["id"], frozenset())} for user in found
+        }
+
+    def clean(self, given: dict[str, Any], errors: list, *, where: str) -> bulk.Change | None:
+        current = self.found.get(given["email"])
+        if current is None:
+            after = {"email": given["email"], "full_name": "", "role": Role.REQUESTER.value}
+            after["teams"] = frozenset()
+        else:
+            after = dict(current)
+        for column in ("full_name", "role"):
+            if column in given:
+                after[column] = given[column]
+        if "teams" in given:
+            team_ids = set()
+            for name in given["teams"]:
+                pk = self.team_ids.get(name)
+                if pk is None:
+                    errors.append(("teams", f'No team named "{name}".'))
+                else:
+                    team_ids.add(pk)
+            if team_ids and after["role"] not in WORKER_ROLES:
+                errors.append(("teams", NOT_A_WORKER))
+            after["teams"] = frozenset(team_ids)
+        elif after["role"] not in WORKER_ROLES:
+            after["teams"] = frozenset()  # as in the API: other roles leave their teams
+        if errors:
+            return None
+        if current is None:
+            return bulk.Change(where, after)
+        changes = bulk.diff(current, after)
+        return bulk.Change(where, after, pk=current["id"], diff=changes) if changes else None
+
+    def write(self, plan: bulk.Plan) -> None:
+        new_users = [
+            User(
+                email=change.values["email"],
+                full_name=change.values["full_name"],
+                role=change.values["role"],
+                password=make_password(None),  # no usable password until an admin sets one
+            )
+            for change in plan.creates
+        ]
+        User.objects.bulk_create(new_users)
+        for change, user in zip(plan.creates, new_users, strict=True):
+            change.pk = user.pk
+        changed = [change for change in plan.updates if change.diff.keys() - {"teams"}]
+        User.objects.bulk_update(
+            [
+                User(pk=change.pk, full_name=change.values["full_name"], role=change.values["role"])
+                for change in changed
+            ],
+            ["full_name", "role"],
+        )
+        moved = [change for change in plan.updates if "teams" in change.diff]
+        Membership = User.teams.through
+        Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()
+        Membership.objects.bulk_create(
+            Membership(user_id=change.pk, team_id=team_id)
+            for change in [*plan.creates, *moved]
+            for team_id in sorted(change.values["teams"])
+        )

@@ -1,0 +1,144 @@
+"""`manage.py import_users`: people matched by email, with the API's rules for roles and teams."""
+
+import pytest
+
+from accounts.models import User
+from accounts.serializers import NOT_A_WORKER
+from dispatchdesk.tests.importing import run, write_csv, write_json
+
+from .factories import PASSWORD, AgentFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+COLUMNS = ["email", "full_name", "role", "teams"]
+
+
+@pytest.fixture
+def teams(db):
+    return {name: TeamFactory(name=name) for name in ("Support", "Field", "Night shift")}
+
+
+def users_file(tmp_path, *rows, name="users.csv"):
+    if name.endswith(".json"):
+        return write_json(tmp_path / name, list(rows))
+    return write_csv(tmp_path / name, COLUMNS, list(rows))
+
+
+def team_names(user: User) -> set[str]:
+    return set(user.teams.values_list("name", flat=True))
+
+
+@pytest.mark.parametrize("name", ["users.csv", "users.json"])
+def test_new_users_get_their_role_and_teams_and_no_usable_password(teams, tmp_path, name):
+    team_list = ["Support", "Night shift"] if name.endswith(".json") else "Support; Night shift"
+    path = users_file(
+        tmp_path,
+        {
+            "email": "Kim.Lee@Example.com",
+            "full_name": "Kim Lee",
+            "role": "agent",
+            "teams": team_list,
+        },
+        {"email": "rita@example.com", "full_name": "Rita"},
+        name=name,
+    )
+
+    outcome = run("import_users", path)
+
+    assert outcome.ok, outcome.errors
+    assert "2 created, 0 updated, 0 skipped (unchanged), 0 failed" in outcome.out
+    kim = User.objects.get(email="kim.lee@example.com")  # emails are stored lower-case
+    assert (kim.full_name, kim.role, kim.is_active) == ("Kim Lee", "agent", True)
+    assert team_names(kim) == {"Support", "Night shift"}
+    assert not kim.has_usable_password()
+    rita = User.objects.get(email="rita@example.com")
+    assert (rita.role, team_names(rita)) == ("requester", set())
+    assert not rita.has_usable_password()
+
+
+def test_a_rerun_updates_matched_users_and_keeps_their_password(teams, tmp_path):
+    agent = AgentFactory(email="alex@example.com", full_name="Alex", teams=[teams["Support"]])
+    path = users_file(tmp_path, {"email": "ALEX@example.com", "full_name": "Alex", "role": "agent"})
+    outcome = run("import_users", path)
+    assert "0 created, 0 updated, 1 skipped (unchanged)" in outcome.out
+
+    path = users_file(
+        tmp_path,
+        {"email": "alex@example.com", "full_name": "Alex Agent", "role": "supervisor"},
+        {"email": "new@example.com", "role": "agent", "teams": "Field"},
+    )
+    outcome = run("import_users", path)
+
+    assert outcome.ok, outcome.errors
+    assert "1 created, 1 updated, 0 skipped (unchanged)" in outcome.out
+    assert User.objects.count() == 2
+    agent.refresh_from_db()
+    assert (agent.full_name, agent.role) == ("Alex Agent", "supervisor")
+    assert team_names(agent) == {"Support"}  # no teams given: unchanged
+    assert agent.check_password(PASSWORD)
+
+    path = users_file(tmp_path, {"email": "alex@example.com", "teams": "Field"})
+    assert run("import_users", path).ok
+    assert team_names(agent) == {"Field"}  # teams given: exactly those
+
+
+def test_a_user_who_leaves_the_worker_roles_leaves_their_teams(teams, tmp_path):
+    agent = AgentFactory(email="alex@example.com", teams=[teams["Support"]])
+
+    assert run("import_users", users_file(tmp_path, {"email": agent.email, "role": "requester"})).ok
+
+    agent.refresh_from_db()
+    assert (agent.role, team_names(agent)) == ("requester", set())
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ({"email": "", "full_name": "Kim"}, "email: This field is required."),
+        ({"email": "not an email"}, "email: Enter a valid email address."),
+        ({"role": "boss"}, 'role: "boss" is not a valid choice.'),
+        ({"full_name": "x" * 151}, "full_name: Ensure this field has no more than 150 characters."),
+        ({"role": "agent", "teams": "Support;Nowhere"}, 'teams: No team named "Nowhere".'),
+        ({"role": "requester", "teams": "Support"}, f"teams: {NOT_A_WORKER}"),
+        ({"teams": "Support"}, f"teams: {NOT_A_WORKER}"),  # a new user is a requester
+    ],
+)
+def test_each_kind_of_bad_row_is_reported_and_nothing_is_written(teams, tmp_path, cells, message):
+    good = {"email": "good@example.com"}
+    path = users_file(tmp_path, good, {"email": "bad@example.com"} | cells)
+
+    outcome = run("import_users", path)
+
+    assert not outcome.ok
+    assert outcome.errors == [f"line 3: {message}"]
+    assert not User.objects.exists()
+
+
+def test_the_same_email_twice_is_refused_whatever_its_case(teams, tmp_path):
+    path = users_file(tmp_path, {"email": "kim@example.com"}, {"email": "KIM@example.com"})
+
+    outcome = run("import_users", path)
+
+    assert outcome.errors == ["line 3: email: Duplicate of line 2."]
+    assert not User.objects.exists()
+
+
+def test_skip_invalid_and_dry_run(teams, tmp_path):
+    path = users_file(
+        tmp_path,
+        {"email": "one@example.com"},
+        {"email": "two@example.com", "role": "boss"},
+        {"email": "three@example.com", "role": "agent", "teams": "Field"},
+    )
+
+    dry = run("import_users", path, "--dry-run", "--skip-invalid")
+    assert not dry.ok and dry.errors == ['line 3: role: "boss" is not a valid choice.']
+    assert "2 to create" in dry.out
+    assert not User.objects.exists()
+
+    outcome = run("import_users", path, "--skip-invalid")
+    assert outcome.failure == "1 of 3 rows failed; the others were loaded."
+    assert sorted(User.objects.values_list("email", flat=True)) == [
+        "one@example.com",
+        "three@example.com",
+    ]

@@ -1,0 +1,454 @@
+"""Load-test DispatchDesk's API on PostgreSQL with wrk, next to the floor, and print the tables.
+
+    .venv/bin/python bench/api/run.py                                # `make bench`: 10k, 10 s
+    .venv/bin/python bench/api/run.py --tickets 10000 --tickets 1000000 --duration 30
+
+For each size N it (re)creates the database `dispatchdesk_bench_api`, migrates it, fills it with
+bench/api/generate.py, starts DispatchDesk and the floor (bench/api/floor.py) under gunicorn with
+the same settings (sync workers, as many as cores, on 127.0.0.1), logs in as the bench agent
+(JWT), and runs each scenario with wrk for a fixed time at a fixed concurrency, after a short
+warm-up. It reports requests/s, p50, p99 and errors, the ratio to the floor (measured at the
+start and at the end of each size, and averaged), and the workers' memory. Everything it starts
+is stopped at the end, also on Ctrl-C. Only 127.0.0.1 is ever contacted.
+"""
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+APP_PORT = 8101
+FLOOR_PORT = 8102
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/dispatchdesk_bench_api"
+AGENT_EMAIL = "agent@bench.example.com"
+PASSWORD = "bench-password-123"
+TERMINAL = ("closed", "cancelled")
+# Words of the generator's vocabulary, from frequent to rare, one and two at a time.
+SEARCH_TERMS = ["printer", "forklift", "shredder", "E4521", "E1307", "wifi slow", "projector leak"]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    name = info["dbname"]
+    if "bench" not in name:
+        sys.exit(f"Refusing to drop {name!r}: the bench database's name must contain 'bench'.")
+    with psycopg.connect(**{**info, "dbname": "postgres"}, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_env(url: str, **extra) -> dict:
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "dispatchdesk.settings"}
+    return {**env, **extra}
+
+
+def fill(url: str, tickets: int) -> None:
+    say(f"\n== {tickets:,} tickets: create, migrate and fill {url.rsplit('/', 1)[-1]}")
+    recreate_database(url)
+    env = django_env(url, DJANGO_DEBUG="1")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+    )
+    subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), "--tickets", str(tickets)],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+
+
+class Fixtures:
+    """What the scenarios need from the database: the agent, their team, tickets to work on."""
+
+    def __init__(self, url: str):
+        self.url = url
+        with psycopg.connect(url) as conn:
+            self.agent, self.team = conn.execute(
+                "SELECT u.id, m.team_id FROM accounts_user u "
+                "JOIN accounts_user_teams m ON m.user_id = u.id WHERE u.email = %s",
+                [AGENT_EMAIL],
+            ).fetchone()
+            # Tickets the agent sees, spread over the whole table (the hash makes it repeatable).
+            self.detail_ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM tickets_ticket WHERE team_id = %s "
+                    "ORDER BY hashint8(id) LIMIT 1000",
+                    [self.team],
+                )
+            ]
+            # The newest 400 of the team: 200 to move on and off hold, 200 to comment on.
+            newest = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM tickets_ticket WHERE team_id = %s "
+                    "ORDER BY created_at DESC, id DESC LIMIT 400",
+                    [self.team],
+                )
+            ]
+            self.work_ids, self.comment_ids = newest[:200], newest[200:]
+            self.search_counts = {
+                term: conn.execute(
+                    "SELECT count(*) FROM tickets_ticket WHERE upper(title || ' ' || description)"
+                    " LIKE upper(%s)",
+                    [f"%{term}%"],
+                ).fetchone()[0]
+                if " " not in term
+                else conn.execute(
+                    "SELECT count(*) FROM tickets_ticket WHERE to_tsvector('simple', title || ' '"
+                    " || description) @@ to_tsquery('simple', %s)",
+                    [" & ".join(f"{w}:*" for w in term.lower().split())],
+                ).fetchone()[0]
+                for term in SEARCH_TERMS
+            }
+
+    def reset(self) -> None:
+        """Put the tickets the write scenarios use back where they start (data set-up only)."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute(
+                "UPDATE tickets_ticket SET status = 'in_progress', assignee_id = %s, "
+                "resolution = '', resolved_at = NULL, closed_at = NULL WHERE id = ANY(%s)",
+                [self.agent, self.work_ids],
+            )
+            conn.execute(
+                "UPDATE tickets_ticket SET status = 'open', resolution = '', resolved_at = NULL, "
+                "closed_at = NULL WHERE id = ANY(%s)",
+                [self.comment_ids],
+            )
+
+
+def scenario_requests(fx: Fixtures) -> dict[str, list[str]]:
+    """Per scenario, the requests wrk replays in a loop: `METHOD\\tPATH[\\tBODY]`."""
+    api = "/api/v1/tickets/"
+
+    def get(path: str) -> str:
+        return f"GET\t{path}"
+
+    def post(path: str, body: dict) -> str:
+        return f"POST\t{path}\t{json.dumps(body)}"
+
+    priorities = ["low", "normal", "high", "urgent"]
+    return {
+        "floor list": [get("/list")],
+        "floor detail": [get(f"/tickets/{pk}") for pk in fx.detail_ids],
+        "list": [get(f"{api}?page_size=50")],
+        "list filtered": [get(f"{api}?status=open&status=in_progress&assignee=me&page_size=50")],
+        "search": [
+            get(f"{api}?search={urllib.request.quote(term)}&page_size=50") for term in SEARCH_TERMS
+        ],
+        "detail": [get(f"{api}{pk}/") for pk in fx.detail_ids],
+        "create": [
+            post(
+                api,
+                {
+                    "title": f"Bench ticket {n}",
+                    "description": "The load test filed this ticket.",
+                    "priority": priorities[n % 4],
+                    "team": fx.team,
+                },
+            )
+            for n in range(100)
+        ],
+        # Each ticket goes on hold, then every other one does; then each resumes: with 200
+        # tickets and fewer connections, a ticket is never fired at twice at the same time.
+        "transition": [
+            post(f"{api}{pk}/transitions/", {"name": "hold", "note": "Waiting for a part."})
+            for pk in fx.work_ids
+        ]
+        + [post(f"{api}{pk}/transitions/", {"name": "resume"}) for pk in fx.work_ids],
+        "comment": [
+            post(f"{api}{pk}/comments/", {"body": "Still happening.", "internal": n % 4 == 0})
+            for n, pk in enumerate(fx.comment_ids)
+        ],
+    }
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, name: str, app: str, port: int, env: dict, workers: int, logs: Path):
+        self.name, self.port = name, port
+        self.log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
+        command = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            app,
+            f"--bind={HOST}:{port}",
+            f"--workers={workers}",
+            "--worker-class=sync",
+            "--log-level=warning",
+            f"--pythonpath={HERE}",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"{self.name} exited; see {self.log.name}")
+            try:
+                urllib.request.urlopen(f"http://{HOST}:{self.port}{path}", timeout=2).read()
+                return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.3)
+        sys.exit(f"{self.name} did not answer on {self.port}; see {self.log.name}")
+
+    def worker_pids(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def worker_rss_mb(self) -> list[float]:
+        sizes = []
+        for pid in self.worker_pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            kb = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+            sizes.append(round(int(kb) / 1024, 1))
+        return sizes
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def login(port: int) -> str:
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/api/v1/auth/token/",
+        data=json.dumps({"email": AGENT_EMAIL, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    return json.load(urllib.request.urlopen(request, timeout=30))["access"]
+
+
+# --- load ---------------------------------------------------------------------------------
+
+
+def wrk(port: int, lines: list[str], token: str, seconds: float, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as file:
+        file.write("\n".join(lines) + "\n")
+    try:
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds:g}s",
+                "--timeout=10s",
+                f"--script={HERE / 'wrk.lua'}",
+                f"http://{HOST}:{port}",
+            ],
+            env={**os.environ, "BENCH_REQUESTS": file.name, "BENCH_TOKEN": token},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(file.name)
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    stats["errors"] = sum(
+        stats[key]
+        for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
+    return stats
+
+
+def bench_size(args, tickets: int, logs: Path) -> dict:
+    url = args.database_url
+    if not args.reuse:
+        fill(url, tickets)
+    fx = Fixtures(url)
+    requests = scenario_requests(fx)
+    workers = args.workers
+    app_env = django_env(
+        url,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS=HOST,
+        DJANGO_HTTPS="0",
+        # One agent sends every request: per-user throttling would turn the load into 429s.
+        DJANGO_USER_THROTTLE_RATE="",
+        DJANGO_ANON_THROTTLE_RATE="",
+        JWT_ACCESS_TOKEN_MINUTES="240",
+        DJANGO_LOG_LEVEL="WARNING",
+    )
+    floor_env = {**os.environ, "FLOOR_DATABASE_URL": url, "FLOOR_USER_ID": str(fx.agent)}
+    app = Server("dispatchdesk", "dispatchdesk.wsgi:application", APP_PORT, app_env, workers, logs)
+    floor = Server("floor", "floor:application", FLOOR_PORT, floor_env, workers, logs)
+    results: dict = {"tickets": tickets, "search_counts": fx.search_counts, "scenarios": {}}
+    try:
+        app.wait_ready("/healthz")
+        floor.wait_ready("/list")
+        token = login(APP_PORT)
+        results["rss_start_mb"] = app.worker_rss_mb()
+        plan = [("floor list", floor), ("floor detail", floor)]
+        plan += [(name, app) for name in args.scenarios]
+        plan += [("floor list", floor), ("floor detail", floor)]
+        for name, server in plan:
+            fx.reset()
+            wrk(server.port, requests[name], token, args.warmup, args.connections)
+            fx.reset()
+            stats = wrk(server.port, requests[name], token, args.duration, args.connections)
+            stats["rss_mb"] = server.worker_rss_mb()
+            key = name if name not in results["scenarios"] else f"{name} (end)"
+            results["scenarios"][key] = stats
+            say(
+                f"  {key:<20}{stats['rps']:8.0f} req/s  p50 {stats['p50_us'] / 1000:6.1f} ms  "
+                f"p99 {stats['p99_us'] / 1000:6.1f} ms  errors {stats['errors']}  "
+                f"RSS {stats['rss_mb']} MB"
+            )
+        results["rss_end_mb"] = app.worker_rss_mb()
+    finally:
+        app.stop()
+        floor.stop()
+    return results
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def floor_rps(scenarios: dict, name: str) -> float:
+    runs = [scenarios[key]["rps"] for key in (name, f"{name} (end)") if key in scenarios]
+    return sum(runs) / len(runs)
+
+
+def report(runs: list[dict], args) -> str:
+    lines = []
+    for run in runs:
+        s = run["scenarios"]
+        floors = {"list": floor_rps(s, "floor list"), "detail": floor_rps(s, "floor detail")}
+        lines += [
+            f"### {run['tickets']:,} tickets",
+            "",
+            "| scenario | req/s | p50 ms | p99 ms | errors | ÷ floor | worker RSS MB |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for name, stats in s.items():
+            floor = floors.get(FLOOR_OF.get(name, ""))
+            versus = f"{stats['rps'] / floor:.2f}" if floor else ""
+            rss = " / ".join(f"{mb:.0f}" for mb in stats["rss_mb"])
+            lines.append(
+                f"| {name} | {stats['rps']:.0f} | {stats['p50_us'] / 1000:.1f} "
+                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} | {versus} | {rss} |"
+            )
+        start = " / ".join(f"{mb:.0f}" for mb in run.get("rss_start_mb", []))
+        end = " / ".join(f"{mb:.0f}" for mb in run.get("rss_end_mb", []))
+        searched = ", ".join(f"`{t}` {n:,}" for t, n in run["search_counts"].items())
+        lines += [
+            "",
+            f"Floor (mean of start and end): list {floors['list']:.0f} req/s, "
+            f"detail {floors['detail']:.0f} req/s. DispatchDesk workers' RSS: {start} MB after "
+            f"start-up, {end} MB at the end. Search terms (tickets matching): {searched}.",
+            "",
+        ]
+    if len(runs) > 1:
+        small, large = runs[0], runs[-1]
+        lines += [
+            f"### p99 at {large['tickets']:,} ÷ p99 at {small['tickets']:,} tickets",
+            "",
+            "| scenario | p99 small ms | p99 large ms | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for name in args.scenarios:
+            a = small["scenarios"][name]["p99_us"] / 1000
+            b = large["scenarios"][name]["p99_us"] / 1000
+            lines.append(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    with psycopg.connect(DEFAULT_DATABASE_URL.rsplit("/", 1)[0] + "/postgres") as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    return (
+        f"{os.cpu_count()} cores ({cpu}), "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+        f"Python {platform.python_version()}, PostgreSQL {pg}, {versions.split(' [')[0].strip()}"
+    )
+
+
+SCENARIOS = ["list", "list filtered", "search", "detail", "create", "transition", "comment"]
+# The floor each read is compared with: the same 50-ticket page, or the same single ticket.
+FLOOR_OF = {"list": "list", "list filtered": "list", "search": "list", "detail": "detail"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, action="append", help="repeatable; 10000")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds before each")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--scenarios", nargs="+", default=SCENARIOS, choices=SCENARIOS)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--reuse", action="store_true", help="keep the filled database")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+    args.tickets = args.tickets or [10_000]
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    say(f"Machine: {machine()}")
+    say(
+        f"Each scenario: {args.warmup:g} s warm-up, then {args.duration:g} s at "
+        f"{args.connections} connections; gunicorn with {args.workers} sync workers."
+    )
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="dispatchdesk-bench-") as logs:
+        for tickets in args.tickets:
+            runs.append(bench_size(args, tickets, Path(logs)))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=2))
+    print(report(runs, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The `search` filter of tickets and work orders: title and description.
+
+One term (no spaces) is found as typed, anywhere in the title or description, ignoring case,
+with `%` and `_` taken literally: `rinte` finds "printer", `50%` does not find "500", `mail_queue`
+finds "mail_queue". Several terms are each found as the start of a word, in any order:
+`printer fire` finds "Fire near the printers".
+
+On PostgreSQL each has its GIN index on `title || ' ' || description`, created by the migrations
+of tickets and work orders: trigrams (`pg_trgm`) for the one term, full-text search
+(`to_tsvector('simple', ...)` with a prefix query, `printer:* & fire:*`) for several. Other
+databases (SQLite in development) use plain `icontains`, and a regular expression for the start
+of a word.
+"""
+
+import re
+
+from django.db import connections
+from django.db.models import BooleanField, Func, Q, TextField, Value
+from django.db.models.lookups import IContains
+
+# The words after the eighth are left out of the match (it bounds the cost of a query).
+MAX_WORDS = 8
+WORD = re.compile(r"[^\W_]+")  # letters and digits: what the 'simple' parser keeps as a word
+
+
+class SearchText(Func):
+    """`title || ' ' || description`: the text that the search indexes cover."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__("title", "description")
+
+
+class WordsMatch(Func):
+    """`to_tsvector('simple', text) @@ to_tsquery('simple', 'w1:* & w2:*')` (PostgreSQL)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, text, words: list[str]):
+        query = " & ".join(f"{word}:*" for word in words)
+        super().__init__(text, Value(query))
+
+    def as_sql(self, compiler, connection, **extra):
+        text, query = self.get_source_expressions()
+        text_sql, text_params = compiler.compile(text)
+        query_sql, query_params = compiler.compile(query)
+        sql = (
+            f"to_tsvector('simple'::regconfig, {text_sql}) "
+            f"@@ to_tsquery('simple'::regconfig, {query_sql})"
+        )
+        return sql, [*text_params, *query_params]
+
+
+def words_of(text: str) -> list[str]:
+    return [word.lower() for word in WORD.findall(text)][:MAX_WORDS]
+
+
+def search(queryset, text: str):
+    """Rows of `queryset` (tickets or work orders) that match the search `text`."""
+    text = text.strip()
+    if not text:
+        return queryset
+    words = words_of(text)
+    if len(text.split()) == 1 or not words:
+        if connections[queryset.db].vendor == "postgresql":
+            return queryset.filter(IContains(SearchText(), text))
+        return queryset.filter(Q(title__icontains=text) | Q(description__icontains=text))
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(WordsMatch(SearchText(), words))
+    for word in words:
+        starts_a_word = rf"(?<![^\W_]){re.escape(word)}"  # not after a letter or digit
+        queryset = queryset.filter(
+            Q(title__iregex=starts_a_word) | Q(description__iregex=starts_a_word)
+        )
+    return queryset

@@ -1,0 +1,237 @@
+"""The machinery every import shares (dispatchdesk/bulk.py): files that cannot be imported at all,
+progress, and checking in a helper thread while the rows are written."""
+
+import io
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.core.management.base import OutputWrapper
+from django.db import DatabaseError, connection
+
+from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
+from dispatchdesk.bulk import Progress
+from dispatchdesk.models import Event
+from dispatchdesk.tests.importing import run, write_csv
+from tickets.imports import TICKET_COLUMNS, TicketImport
+from tickets.models import Ticket
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+HEADER = ",".join(TICKET_COLUMNS)
+EXPECTED = f"The columns are: {', '.join(TICKET_COLUMNS)}."
+
+
+def failure(tmp_path, name: str, content: bytes | None, *args) -> str:
+    """The one line a file that cannot be imported gets; nothing else is printed."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    outcome = run("import_tickets", path, *args)
+    assert not outcome.ok
+    assert (outcome.out, outcome.errors) == ("", [])
+    return outcome.failure.replace(str(tmp_path) + "/", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "missing.csv: no such file."),
+        ("empty.csv", b"", "empty.csv: the file is empty."),
+        ("blank.json", b" \n\n", "blank.json: the file is empty."),
+        (
+            "latin1.csv",
+            f"{HEADER}\nT-1,Caf\xe9\n".encode("latin-1"),
+            "latin1.csv: not UTF-8 text (line 2 has the byte 0xe9); save it as UTF-8.",
+        ),
+        (
+            "users.csv",
+            b"email,full_name,role,teams\nkim@example.com,Kim,agent,\n",
+            "users.csv: wrong header: unknown columns email, full_name, role, teams; "
+            f"no external_ref column. {EXPECTED}",
+        ),
+        (
+            "twice.csv",
+            b"external_ref,title,title\nT-1,a,b\n",
+            f"twice.csv: wrong header: repeated column title. {EXPECTED}",
+        ),
+        (
+            "quote.csv",
+            b'external_ref,title\nT-1,"never closed\nT-2,x\n',
+            "quote.csv: line 3: not valid CSV (unexpected end of data).",
+        ),
+        (
+            "tickets.txt",
+            b"external_ref\nT-1\n",
+            "tickets.txt: cannot tell the format from the name; use --format csv or json.",
+        ),
+        (
+            "broken.json",
+            b'[{"external_ref": "T-1",}]',
+            "broken.json: not valid JSON (Expecting property name enclosed in double quotes at "
+            "line 1, column 25).",
+        ),
+        (
+            "object.json",
+            b'{"external_ref": "T-1"}',
+            "object.json: expected a JSON list of objects.",
+        ),
+        (
+            "keys.json",
+            b'[{"external_ref": "T-1", "colour": "red"}]',
+            f"keys.json: wrong keys: unknown column colour. {EXPECTED}",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_imported_gets_one_clear_line(tmp_path, name, content, message):
+    assert failure(tmp_path, name, content) == message
+
+
+def test_a_directory_is_not_a_file(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    assert failure(tmp_path, "folder.csv", None) == "folder.csv: is a directory, not a file."
+
+
+@pytest.mark.django_db
+def test_format_from_the_option_header_only_files_and_a_byte_order_mark(tmp_path):
+    (tmp_path / "rows.txt").write_text("[]")
+    outcome = run("import_tickets", tmp_path / "rows.txt", "--format", "json")
+    assert outcome.ok and "0 rows" in outcome.out
+
+    (tmp_path / "header.csv").write_text(HEADER + "\n")
+    assert run("import_tickets", tmp_path / "header.csv").ok
+
+    RequesterFactory(email="rita@example.com")
+    (tmp_path / "bom.csv").write_bytes(
+        "\ufeffexternal_ref,title,requester_email\nT-1,Café,rita@example.com\n".encode()
+    )
+    assert run("import_tickets", tmp_path / "bom.csv").ok
+    assert Ticket.objects.get().title == "Café"
+
+
+@pytest.mark.parametrize("batch_size", ["0", "10001", "many"])
+def test_the_batch_size_is_checked(tmp_path, batch_size):
+    outcome = run("import_tickets", tmp_path / "x.csv", "--batch-size", batch_size)
+    assert "--batch-size: a whole number from 1 to 10,000" in outcome.failure
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "CommandError: missing.csv: no such file."),
+        (
+            b"\xff\xfe",
+            "CommandError: missing.csv: not UTF-8 text (line 1 has the byte 0xff); "
+            "save it as UTF-8.",
+        ),
+    ],
+)
+def test_the_command_line_shows_one_line_and_no_traceback(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "missing.csv").write_bytes(content)
+    finished = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "import_tickets", "missing.csv"],
+        cwd=tmp_path,
+        env={"DJANGO_DEBUG": "1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 1
+    assert finished.stderr == message + "\n"
+    assert finished.stdout == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_line_on_a_terminal_and_nothing_elsewhere():
+    terminal, pipe = OutputWrapper(Terminal()), OutputWrapper(io.StringIO())
+    for stream in (terminal, pipe):
+        progress = Progress(stream, 2000, "tickets.csv")
+        progress.update(1000)
+        progress.update(2000)
+        progress.close()
+    assert terminal._out.getvalue().endswith("\rtickets.csv: 2,000 / 2,000 rows (100%)\r\033[K")
+    assert pipe._out.getvalue() == ""
+
+
+@pytest.mark.django_db
+def test_a_database_error_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    RequesterFactory(email="rita@example.com")
+    path = write_csv(
+        tmp_path / "t.csv",
+        ["external_ref", "title", "requester_email"],
+        [
+            {"external_ref": f"T-{n}", "title": "x", "requester_email": "rita@example.com"}
+            for n in range(5)
+        ],
+    )
+    calls = []
+
+    def lookup(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise DatabaseError("the server went away\nDETAIL: gone")
+        return original(self, batch)
+
+    original = TicketImport.lookup
+    monkeypatch.setattr(TicketImport, "lookup", lookup)
+
+    outcome = run("import_tickets", path, "--batch-size", "2")
+
+    assert outcome.failure == (
+        "t.csv: the database refused a batch; nothing written: the server went away DETAIL: gone "
+        "Did something change the same rows meanwhile? Run the import again."
+    )
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checking_ahead_in_a_thread_gives_the_same_result(tmp_path, monkeypatch):
+    """Outside a transaction, on PostgreSQL, batches are checked in a helper thread (with its
+    own connection) while the previous ones are written."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the helper thread is for PostgreSQL")
+    team = TeamFactory(name="Support")
+    RequesterFactory(email="rita@example.com")
+    AgentFactory(email="alex@example.com", teams=[team])
+    rows = [
+        {
+            "external_ref": f"T-{n}",
+            "title": f"Ticket {n}",
+            "team": "Support",
+            "requester_email": "rita@example.com",
+            "assignee_email": "alex@example.com" if n % 2 else "",
+        }
+        for n in range(300)
+    ]
+    threads = threading.active_count()
+    bad = write_csv(tmp_path / "bad.csv", list(TICKET_COLUMNS), [*rows, {"external_ref": "X"}])
+    outcome = run("import_tickets", bad, "--batch-size", "50")
+    assert outcome.errors == [
+        "line 302: title: This field is required.",
+        "line 302: requester_email: This field is required.",
+    ]
+    assert not Ticket.objects.exists() and not Event.objects.exists()
+
+    good = write_csv(tmp_path / "good.csv", list(TICKET_COLUMNS), rows)
+    outcome = run("import_tickets", good, "--batch-size", "50")
+    assert outcome.ok, outcome.errors
+    assert Ticket.objects.count() == 300
+    assert Ticket.objects.filter(assignee__email="alex@example.com").count() == 150
+    assert Event.objects.filter(type="imported").count() == 300
+
+    outcome = run("import_tickets", good, "--batch-size", "50")
+    assert "300 skipped (unchanged)" in outcome.out
+
+    def broken(self, batch):
+        raise DatabaseError("lost")
+
+    monkeypatch.setattr(TicketImport, "lookup", broken)
+    outcome = run("import_tickets", good, "--batch-size", "50")
+    assert "the database refused a batch; nothing written: lost" in outcome.failure
+    assert threading.active_count() == threads  # every helper thread has finished

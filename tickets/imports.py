@@ -1,0 +1,276 @@
+"""Importing and exporting tickets, and what work-order imports share with them.
+
+Ticket columns: `external_ref, title, description, priority, status, team, requester_email,
+assignee_email, due_at, created_at, resolution`. Rows are matched by `external_ref`; an empty
+cell is "not given": a new ticket takes the default (as in the API), a matched one keeps its
+value. An import may place a ticket in any status; each created or changed ticket gets one
+`imported` history event.
+"""
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from django.contrib.contenttypes.models import ContentType
+
+from accounts.imports import Directory
+from accounts.models import Team
+from dispatchdesk import bulk
+from dispatchdesk.models import EventType
+from dispatchdesk.workflow import default_due_at
+
+from .choices import Priority, TicketStatus
+from .models import Ticket
+
+NORMAL, NEW = Priority.NORMAL.value, TicketStatus.NEW.value
+RESOLVED, CLOSED = TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value
+TICKET_COLUMNS = (
+    "external_ref",
+    "title",
+    "description",
+    "priority",
+    "status",
+    "team",
+    "requester_email",
+    "assignee_email",
+    "due_at",
+    "created_at",
+    "resolution",
+)
+
+
+class WorkItemImport(bulk.Importer):
+    """Rows of tickets or work orders: matched by external_ref, placed in a team, maybe assigned.
+
+    Subclasses list the model fields they `track` (read for matched rows and compared) and the
+    `email_columns` whose people a batch looks up, and give `new_values` for a new row.
+    """
+
+    tracked: ClassVar[tuple[str, ...]]
+    email_columns: ClassVar[tuple[str, ...]] = ("assignee_email",)
+    # Columns whose typed value is stored as is, in the model field of the same name.
+    plain_columns: ClassVar[tuple[str, ...]]
+    stamps = ("updated_at", "updated_by_id")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.by_id = self.by.pk if self.by else None
+        self.directory = Directory()
+        self.found: dict[str, dict[str, Any]] = {}
+        self.content_type_id = ContentType.objects.get_for_model(self.model).pk
+
+    def lookup(self, batch: list[dict[str, Any]]) -> None:
+        refs = [given["external_ref"] for given in batch]
+        matched = bulk.where_in(self.model.objects.all(), "external_ref", refs)
+        self.found = {row["external_ref"]: row for row in matched.values("id", *self.tracked)}
+        # A new team needs the current assignee to be in it, so those assignees are looked up.
+        moved = [
+            self.found[given["external_ref"]]["assignee_id"]
+            for given in batch
+            if "team" in given and "assignee_email" not in given
+            if given["external_ref"] in self.found
+        ]
+        emails = [g[column] for g in batch for column in self.email_columns if column in g]
+        self.directory.load(emails=emails, ids=[pk for pk in moved if pk is not None])
+
+    def new_values(self, given: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def clean(self, given: dict[str, Any], errors: list, *, where: str) -> bulk.Change | None:
+        current = self.found.get(given["external_ref"])
+        after = self.new_values(given) if current is None else dict(current)
+        if current is None and "title" not in given:
+            errors.append(("title", bulk.REQUIRED))
+        for column in self.plain_columns:
+            if column in given:
+                after[column] = given[column]
+        self.clean_references(given, current, after, errors)
+        self.place(given, current, after, errors)
+        if "due_at" not in given and (current is None or after["priority"] != current["priority"]):
+            # As in the API: the priority's due date, counted from creation.
+            after["due_at"] = default_due_at(after["priority"], after["created_at"])
+        self.clean_more(current, after, errors)
+        if errors:
+            return None
+        if current is None:
+            after |= {"created_by_id": self.by_id, "updated_by_id": self.by_id}
+            after["updated_at"] = self.now
+            return bulk.Change(where, after)
+        changes = bulk.diff(current, after)
+        if not changes:
+            return None
+        after |= {"updated_by_id": self.by_id, "updated_at": self.now}
+        return bulk.Change(where, after, pk=current["id"], diff=changes)
+
+    def clean_references(self, given, current, after, errors) -> None:
+        """References other than the team and the assignee (requester, ticket)."""
+
+    def clean_more(self, current, after, errors) -> None:
+        """Rules across fields, once every value is known."""
+
+    def default_team_id(self, after: dict[str, Any]) -> int:
+        return self.directory.default_team_id
+
+    def place(self, given, current, after, errors) -> None:
+        """The team and the assignee: an assignee must be an active worker of the team."""
+        directory = self.directory
+        if "team" in given:
+            team_id = directory.team(given["team"], errors)
+            if team_id is None:
+                return
+            after["team_id"] = team_id
+        elif current is None:
+            after["team_id"] = self.default_team_id(after)
+        if "assignee_email" in given:
+            person = directory.person(given["assignee_email"], errors, "assignee_email")
+            if person is None:
+                return
+            after["assignee_id"] = person.id
+        placed = (after["team_id"], after["assignee_id"])
+        if after["assignee_id"] is None or (
+            current is not None and placed == (current["team_id"], current["assignee_id"])
+        ):
+            return  # rules apply to what a row changes: an unchanged row is never refused
+        if "assignee_email" in given:
+            person = directory.by_email[given["assignee_email"]]
+            problem = directory.assignee_problem(person, after["team_id"])
+            if problem:
+                errors.append(("assignee_email", problem))
+        else:
+            person = directory.by_id[after["assignee_id"]]
+            if directory.assignee_problem(person, after["team_id"]):
+                team = directory.team_names[after["team_id"]]
+                errors.append(
+                    ("team", f"The assignee {person} is not a member of {team}; give another.")
+                )
+
+    def event(self, pk: int, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "content_type_id": self.content_type_id,
+            "object_id": pk,
+            "at": self.now,
+            "actor_id": self.by_id,
+            "type": EventType.IMPORTED.value,
+            "data": data,
+            "public": True,
+        }
+
+    def events(self, plan: bulk.Plan) -> list[dict[str, Any]]:
+        """One `imported` event per created or changed row: its status, and what changed."""
+        events = []
+        for change in plan.creates:
+            data = {"created": True, "external_ref": change.values["external_ref"]}
+            events.append(self.event(change.pk, data | {"status": change.values["status"]}))
+        for change in plan.updates:
+            data = {"created": False, "external_ref": change.values["external_ref"]}
+            data["status"] = change.values["status"]
+            data["changes"] = {
+                bulk.history_name(self.model, name): pair for name, pair in change.diff.items()
+            }
+            events.append(self.event(change.pk, data))
+        return events
+
+
+class TicketImport(WorkItemImport):
+    model = Ticket
+    noun = "tickets"
+    columns = {
+        "external_ref": bulk.Text.of(Ticket, "external_ref"),
+        "title": bulk.Text.of(Ticket, "title"),
+        "description": bulk.Text(),
+        "priority": bulk.Choice(Priority),
+        "status": bulk.Choice(TicketStatus),
+        "team": bulk.Text.of(Team, "name"),
+        "requester_email": bulk.Email(),
+        "assignee_email": bulk.Email(),
+        "due_at": bulk.DateTime(),
+        "created_at": bulk.DateTime(),
+        "resolution": bulk.Text(),
+    }
+    plain_columns = (
+        "title",
+        "description",
+        "priority",
+        "status",
+        "due_at",
+        "created_at",
+        "resolution",
+    )
+    email_columns = ("requester_email", "assignee_email")
+    tracked = (
+        "external_ref",
+        "title",
+        "description",
+        "priority",
+        "status",
+        "team_id",
+        "requester_id",
+        "assignee_id",
+        "due_at",
+        "created_at",
+        "resolution",
+        "resolved_at",
+        "closed_at",
+    )
+
+    def new_values(self, given: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "external_ref": given["external_ref"],
+            "title": "",
+            "description": "",
+            "priority": NORMAL,
+            "status": NEW,
+            "team_id": None,
+            "requester_id": None,
+            "assignee_id": None,
+            "due_at": None,
+            "created_at": self.now,
+            "resolution": "",
+            # Unknown for a ticket that arrives already resolved or closed.
+            "resolved_at": None,
+            "closed_at": None,
+        }
+
+    def clean_references(self, given, current, after, errors) -> None:
+        if "requester_email" not in given:
+            if current is None:
+                errors.append(("requester_email", bulk.REQUIRED))
+            return
+        person = self.directory.person(given["requester_email"], errors, "requester_email")
+        if person is None:
+            return
+        if not person.is_active and (current is None or current["requester_id"] != person.id):
+            errors.append(("requester_email", f"{person} is not an active user."))
+        after["requester_id"] = person.id
+
+    def clean_more(self, current, after, errors) -> None:
+        # A matched ticket moved into resolved or closed by the import is so from now on.
+        if current is None or after["status"] == current["status"]:
+            return
+        if after["status"] in {RESOLVED, CLOSED}:
+            after["resolved_at"] = after["resolved_at"] or self.now
+            closed = after["status"] == CLOSED
+            after["closed_at"] = (after["closed_at"] or self.now) if closed else None
+        else:
+            after["resolved_at"] = after["closed_at"] = None
+
+
+def ticket_export_rows() -> Iterator[dict[str, Any]]:
+    """Every ticket as an import row, oldest first."""
+    sources = {
+        "external_ref": "external_ref",
+        "title": "title",
+        "description": "description",
+        "priority": "priority",
+        "status": "status",
+        "team": "team__name",
+        "requester_email": "requester__email",
+        "assignee_email": "assignee__email",
+        "due_at": "due_at",
+        "created_at": "created_at",
+        "resolution": "resolution",
+    }
+    tickets = Ticket.objects.order_by("id").values_list(*sources.values())
+    for values in tickets.iterator(chunk_size=2000):
+        row = dict(zip(sources, values, strict=True))
+        row["due_at"], row["created_at"] = bulk.iso(row["due_at"]), bulk.iso(row["created_at"])
+        yield row

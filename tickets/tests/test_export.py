@@ -1,0 +1,120 @@
+"""`manage.py export_tickets`: writes what import_tickets reads, so that the two round-trip."""
+
+import json
+
+import pytest
+
+from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
+from dispatchdesk.tests.importing import run, write_csv
+from tickets.imports import TICKET_COLUMNS
+from tickets.models import Ticket
+
+from .factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+ROWS = [
+    {
+        "external_ref": "T-1",
+        "title": "Printer, floor 2",
+        "description": 'It says "PC LOAD LETTER".\nTwice; then nothing. Ünïcödé ✓',
+        "priority": "urgent",
+        "status": "resolved",
+        "team": "Support",
+        "requester_email": "rita@example.com",
+        "assignee_email": "alex@example.com",
+        "due_at": "2026-03-01T12:00:00.250000Z",
+        "created_at": "2026-02-27T08:30:00Z",
+        "resolution": "Replaced the fuser.\r\nTested.",
+    },
+    {
+        "external_ref": "T-2",
+        "title": "=1+1 is not a formula here",
+        "description": "",
+        "priority": "low",
+        "status": "new",
+        "team": "General",
+        "requester_email": "rita@example.com",
+        "assignee_email": "",
+        "due_at": "2026-03-08T08:30:00Z",
+        "created_at": "2026-03-01T08:30:00Z",
+        "resolution": "",
+    },
+]
+
+
+@pytest.fixture
+def people(db):
+    support = TeamFactory(name="Support")
+    RequesterFactory(email="rita@example.com")
+    AgentFactory(email="alex@example.com", teams=[support])
+
+
+def snapshot() -> list[tuple]:
+    fields = [
+        "external_ref",
+        "title",
+        "description",
+        "priority",
+        "status",
+        "team__name",
+        "requester__email",
+        "assignee__email",
+        "due_at",
+        "created_at",
+        "resolution",
+    ]
+    return list(Ticket.objects.order_by("external_ref").values_list(*fields))
+
+
+@pytest.mark.parametrize("name", ["tickets.csv", "tickets.json"])
+def test_export_then_import_round_trips_every_field(people, tmp_path, name):
+    assert run("import_tickets", write_csv(tmp_path / "source.csv", list(TICKET_COLUMNS), ROWS)).ok
+    before = snapshot()
+    exported = tmp_path / name
+    assert run("export_tickets", "-o", exported).ok
+
+    # Into the same database: nothing to do.
+    outcome = run("import_tickets", exported)
+    assert "0 created, 0 updated, 2 skipped (unchanged), 0 failed" in outcome.out
+
+    # Into an empty one: the same tickets, field for field, and the same export.
+    Ticket.objects.all().delete()
+    assert run("import_tickets", exported).ok
+    assert snapshot() == before
+    again = tmp_path / f"again-{name}"
+    assert run("export_tickets", "-o", again).ok
+    assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
+
+
+def test_export_writes_csv_to_standard_output_and_json_on_request(people, tmp_path):
+    assert run("import_tickets", write_csv(tmp_path / "source.csv", list(TICKET_COLUMNS), ROWS)).ok
+
+    as_csv = run("export_tickets")
+    assert as_csv.out.splitlines()[0] == ",".join(TICKET_COLUMNS)
+    assert as_csv.errors == [
+        "Exported tickets: 2 rows to standard output in " + as_csv.errors[0][-7:]
+    ]
+
+    as_json = json.loads(run("export_tickets", "--format", "json").out)
+    assert [item["external_ref"] for item in as_json] == ["T-1", "T-2"]
+    assert as_json[1]["assignee_email"] is None
+    assert set(as_json[0]) == set(TICKET_COLUMNS)
+
+
+def test_export_says_which_rows_an_import_would_refuse(people, tmp_path):
+    TicketFactory(external_ref=None)
+
+    outcome = run("export_tickets", "-o", tmp_path / "tickets.csv")
+
+    assert outcome.ok
+    assert outcome.errors[1] == (
+        "1 of them have no external_ref: an import refuses those rows until they are given one."
+    )
+
+
+def test_export_refuses_an_output_of_unknown_format(people, tmp_path):
+    outcome = run("export_tickets", "-o", tmp_path / "tickets.xlsx")
+
+    assert not outcome.ok
+    assert "cannot tell the format from the name; use --format csv or json" in outcome.failure

@@ -1,0 +1,407 @@
+"""`manage.py import_tickets`: every row checked by the API's rules, all or nothing, idempotent."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Team
+from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
+from dispatchdesk.models import Event, EventType
+from dispatchdesk.tests.importing import run, write_csv, write_json
+from tickets.imports import TICKET_COLUMNS
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+DATETIME_FORMAT = (
+    "Datetime has wrong format. Use one of these formats instead: "
+    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+
+
+@pytest.fixture
+def people(db):
+    support, elsewhere = TeamFactory(name="Support"), TeamFactory(name="Elsewhere")
+    return {
+        "support": support,
+        "elsewhere": elsewhere,
+        "requester": RequesterFactory(email="rita@example.com"),
+        "agent": AgentFactory(email="alex@example.com", teams=[support]),
+        "outsider": AgentFactory(email="olga@example.com", teams=[elsewhere]),
+        "gone": RequesterFactory(email="gone@example.com", is_active=False),
+        "gone_agent": AgentFactory(
+            email="gone.agent@example.com", teams=[support], is_active=False
+        ),
+    }
+
+
+def row(ref="T-1", **cells) -> dict:
+    """A good row: a ticket of the Support team, requested by Rita."""
+    return {
+        "external_ref": ref,
+        "title": f"Printer {ref} is jammed",
+        "team": "Support",
+        "requester_email": "rita@example.com",
+    } | cells
+
+
+def tickets_file(tmp_path, *rows, name="tickets.csv"):
+    if name.endswith(".json"):
+        return write_json(tmp_path / name, list(rows))
+    return write_csv(tmp_path / name, list(TICKET_COLUMNS), list(rows))
+
+
+def imported_events():
+    return Event.objects.filter(type=EventType.IMPORTED)
+
+
+@pytest.mark.parametrize("name", ["tickets.csv", "tickets.json"])
+def test_new_tickets_take_every_column(people, tmp_path, name):
+    description = 'Paper jam, again.\nTried "the usual", twice; no luck.'
+    path = tickets_file(
+        tmp_path,
+        row(
+            "LEGACY-7",
+            title="Printer on floor 2",
+            description=description,
+            priority="urgent",
+            status="in_progress",
+            assignee_email="Alex@Example.com",
+            due_at="2026-03-01T12:00:00+01:00",
+            created_at="2026-02-27T08:30:00Z",
+            resolution="",
+        ),
+        name=name,
+    )
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.ok, outcome.errors
+    assert "1 created, 0 updated, 0 skipped (unchanged), 0 failed" in outcome.out
+    ticket = Ticket.objects.get(external_ref="LEGACY-7")
+    assert ticket.title == "Printer on floor 2"
+    assert ticket.description == description
+    assert (ticket.priority, ticket.status) == ("urgent", "in_progress")
+    assert (ticket.team, ticket.requester) == (people["support"], people["requester"])
+    assert ticket.assignee == people["agent"]
+    assert ticket.due_at == datetime(2026, 3, 1, 11, tzinfo=UTC)
+    assert ticket.created_at == datetime(2026, 2, 27, 8, 30, tzinfo=UTC)
+    assert (ticket.created_by, ticket.updated_by) == (None, None)
+    [event] = Event.objects.for_object(ticket)
+    assert (event.type, event.actor, event.public) == (EventType.IMPORTED, None, True)
+    assert event.data == {"created": True, "external_ref": "LEGACY-7", "status": "in_progress"}
+
+
+def test_empty_cells_take_the_same_defaults_as_the_api(people, tmp_path):
+    path = tickets_file(
+        tmp_path, {"external_ref": "T-1", "title": "No wifi", "requester_email": "rita@example.com"}
+    )
+
+    assert run("import_tickets", path).ok
+    ticket = Ticket.objects.get(external_ref="T-1")
+    assert (ticket.status, ticket.priority, ticket.team.name) == ("new", "normal", "General")
+    assert (ticket.description, ticket.resolution, ticket.assignee) == ("", "", None)
+    assert ticket.due_at == ticket.created_at + timedelta(hours=72)
+    assert abs(ticket.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+BAD_CELLS = [
+    ({"external_ref": ""}, "external_ref: This field is required."),
+    (
+        {"external_ref": "x" * 101},
+        "external_ref: Ensure this field has no more than 100 characters.",
+    ),
+    ({"title": ""}, "title: This field is required."),
+    ({"title": "x" * 201}, "title: Ensure this field has no more than 200 characters."),
+    ({"title": "nul\x00byte"}, "title: Null characters are not allowed."),
+    ({"priority": "asap"}, 'priority: "asap" is not a valid choice.'),
+    ({"status": "done"}, 'status: "done" is not a valid choice.'),
+    ({"team": "Nowhere"}, 'team: No team named "Nowhere".'),
+    ({"requester_email": ""}, "requester_email: This field is required."),
+    ({"requester_email": "not-an-email"}, "requester_email: Enter a valid email address."),
+    (
+        {"requester_email": "nobody@example.com"},
+        'requester_email: No user with the email "nobody@example.com".',
+    ),
+    (
+        {"requester_email": "gone@example.com"},
+        "requester_email: gone@example.com is not an active user.",
+    ),
+    (
+        {"assignee_email": "olga@example.com"},
+        "assignee_email: olga@example.com is not an active agent or supervisor of team Support.",
+    ),
+    (
+        {"assignee_email": "rita@example.com"},
+        "assignee_email: rita@example.com is not an active agent or supervisor of team Support.",
+    ),
+    (
+        {"assignee_email": "gone.agent@example.com"},
+        "assignee_email: gone.agent@example.com is not an active agent or supervisor of team "
+        "Support.",
+    ),
+    ({"due_at": "tomorrow"}, f"due_at: {DATETIME_FORMAT}"),
+    ({"created_at": "2026-02-30T10:00"}, f"created_at: {DATETIME_FORMAT}"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"), BAD_CELLS, ids=[m.split(":")[0] for _, m in BAD_CELLS]
+)
+def test_each_kind_of_bad_row_is_reported_by_line_and_nothing_is_written(
+    people, tmp_path, cells, message
+):
+    path = tickets_file(tmp_path, row("T-1"), row("T-2", **cells), row("T-3"))
+
+    outcome = run("import_tickets", path)
+
+    assert not outcome.ok
+    assert outcome.errors == [f"line 3: {message}"]
+    assert outcome.failure == "1 of 3 rows failed."
+    assert "nothing written: 1 of 3 rows failed" in outcome.out
+    assert not Ticket.objects.exists()
+    assert not Event.objects.exists()
+
+
+def test_a_row_with_several_bad_cells_reports_each(people, tmp_path):
+    path = tickets_file(tmp_path, row(priority="asap", status="done", due_at="soon"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == [
+        'line 2: priority: "asap" is not a valid choice.',
+        'line 2: status: "done" is not a valid choice.',
+        f"line 2: due_at: {DATETIME_FORMAT}",
+    ]
+
+
+def test_errors_are_reported_in_file_order(people, tmp_path):
+    path = tickets_file(tmp_path, row("T-1", team="Nowhere"), row("T-2", priority="asap"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == [
+        'line 2: team: No team named "Nowhere".',
+        'line 3: priority: "asap" is not a valid choice.',
+    ]
+
+
+def test_a_key_twice_in_the_file_is_refused_the_second_time(people, tmp_path):
+    path = tickets_file(tmp_path, row("T-1"), row("T-2"), row("T-1", title="Again"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == ["line 4: external_ref: Duplicate of line 2."]
+    assert not Ticket.objects.exists()
+
+
+def test_lines_are_counted_as_an_editor_counts_them(people, tmp_path):
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "external_ref,title,description,requester_email,priority\n"  # line 1
+        'T-1,Jam,"three\nline\ndescription",rita@example.com,\n'  # lines 2-4
+        "\n"  # line 5: blank
+        "T-2,Jam,,rita@example.com,asap\n"  # line 6
+        "T-3,Jam,,rita@example.com,low,extra\n",  # line 7: one cell too many
+        encoding="utf-8",
+    )
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == [
+        'line 6: priority: "asap" is not a valid choice.',
+        "line 7: row: Expected 5 values, found 6.",
+    ]
+
+
+def test_json_reports_the_index_of_each_bad_item(people, tmp_path):
+    path = tickets_file(
+        tmp_path,
+        row("T-1"),
+        row("T-2", title=True),
+        "not an object",
+        row("T-3", priority=["high"]),
+        name="tickets.json",
+    )
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == [
+        "item 1: title: Not a valid string.",
+        "item 2: row: Expected an object.",
+        "item 3: priority: Not a valid string.",
+    ]
+    assert outcome.failure == "3 of 4 rows failed."
+
+
+def test_all_or_nothing_leaves_the_database_untouched(people, tmp_path):
+    assert run("import_tickets", tickets_file(tmp_path, row("T-0", title="Old title"))).ok
+    events = list(Event.objects.values_list("id", flat=True))
+    path = tickets_file(
+        tmp_path, row("T-0", title="New title"), row("T-1"), row("T-2", team="Nowhere")
+    )
+
+    outcome = run("import_tickets", path, "--batch-size", "1")
+
+    assert not outcome.ok
+    assert list(Ticket.objects.values_list("external_ref", "title")) == [("T-0", "Old title")]
+    assert list(Event.objects.values_list("id", flat=True)) == events
+
+
+def test_skip_invalid_loads_exactly_the_good_rows(people, tmp_path):
+    path = tickets_file(
+        tmp_path,
+        row("T-1"),
+        row("T-2", priority="asap"),
+        row("T-3"),
+        row("T-4", team="Nowhere"),
+        row("T-5"),
+    )
+
+    outcome = run("import_tickets", path, "--skip-invalid", "--batch-size", "2")
+
+    assert not outcome.ok  # some rows failed: the exit status says so
+    assert outcome.failure == "2 of 5 rows failed; the others were loaded."
+    assert "3 created, 0 updated, 0 skipped (unchanged), 2 failed" in outcome.out
+    assert outcome.errors == [
+        'line 3: priority: "asap" is not a valid choice.',
+        'line 5: team: No team named "Nowhere".',
+    ]
+    assert sorted(Ticket.objects.values_list("external_ref", flat=True)) == ["T-1", "T-3", "T-5"]
+    assert imported_events().count() == 3
+
+
+def test_dry_run_checks_everything_and_writes_nothing(people, tmp_path):
+    good = tickets_file(tmp_path, row("T-1"), row("T-2"))
+    outcome = run("import_tickets", good, "--dry-run")
+    assert outcome.ok
+    assert "dry run, nothing written" in outcome.out
+    assert "2 to create, 0 to update" in outcome.out
+
+    bad = tickets_file(tmp_path, row("T-1"), row("T-2", priority="asap"), name="bad.csv")
+    outcome = run("import_tickets", bad, "--dry-run", "--skip-invalid")
+    assert not outcome.ok
+    assert outcome.errors == ['line 3: priority: "asap" is not a valid choice.']
+
+    assert not Ticket.objects.exists()
+    assert not Event.objects.exists()
+
+
+def test_a_rerun_updates_and_never_duplicates(people, tmp_path):
+    created = "2026-01-10T09:00:00Z"
+    first = tickets_file(tmp_path, row("T-1", created_at=created), row("T-2", created_at=created))
+    assert run("import_tickets", first).ok
+
+    again = run("import_tickets", first)
+    assert again.ok
+    assert "0 created, 0 updated, 2 skipped (unchanged), 0 failed" in again.out
+    assert Ticket.objects.count() == 2
+    assert imported_events().count() == 2  # nothing changed: no new history
+
+    changed = tickets_file(
+        tmp_path,
+        row("T-1", created_at=created, title="Printer fixed?", priority="high"),
+        row("T-2", created_at=created),
+        name="changed.csv",
+    )
+    outcome = run("import_tickets", changed)
+
+    assert "0 created, 1 updated, 1 skipped (unchanged)" in outcome.out
+    ticket = Ticket.objects.get(external_ref="T-1")
+    assert (ticket.title, ticket.priority) == ("Printer fixed?", "high")
+    # As in the API: a new priority without a due date brings that priority's due date.
+    assert ticket.due_at == datetime(2026, 1, 11, 9, tzinfo=UTC)
+    event = Event.objects.for_object(ticket).last()
+    assert event.type == EventType.IMPORTED
+    assert event.data == {
+        "created": False,
+        "external_ref": "T-1",
+        "status": "new",
+        "changes": {
+            "title": ["Printer T-1 is jammed", "Printer fixed?"],
+            "priority": ["normal", "high"],
+            "due_at": ["2026-01-13T09:00:00Z", "2026-01-11T09:00:00Z"],
+        },
+    }
+
+
+def test_an_import_places_tickets_in_any_status_and_keeps_the_timestamps_consistent(
+    people, tmp_path
+):
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1", status="closed"))).ok
+    ticket = Ticket.objects.get()
+    assert ticket.status == "closed"
+    assert (ticket.resolved_at, ticket.closed_at) == (None, None)  # unknown for old tickets
+
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1", status="open"))).ok
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1", status="closed"))).ok
+    ticket = Ticket.objects.get()
+    assert ticket.resolved_at is not None and ticket.closed_at is not None
+
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1", status="open"))).ok
+    ticket = Ticket.objects.get()
+    assert (ticket.status, ticket.resolved_at, ticket.closed_at) == ("open", None, None)
+
+
+def test_a_new_team_must_have_the_current_assignee(people, tmp_path):
+    assigned = row("T-1", assignee_email="alex@example.com")
+    assert run("import_tickets", tickets_file(tmp_path, assigned)).ok
+
+    moved = tickets_file(tmp_path, {"external_ref": "T-1", "team": "Elsewhere"})
+    outcome = run("import_tickets", moved)
+    assert outcome.errors == [
+        "line 2: team: The assignee alex@example.com is not a member of Elsewhere; give another."
+    ]
+
+    moved = tickets_file(
+        tmp_path, {"external_ref": "T-1", "team": "Elsewhere", "assignee_email": "olga@example.com"}
+    )
+    assert run("import_tickets", moved).ok
+    ticket = Ticket.objects.get()
+    assert (ticket.team, ticket.assignee) == (people["elsewhere"], people["outsider"])
+
+
+def test_rules_apply_to_what_a_row_changes(people, tmp_path):
+    """A re-run of an old file does not fail because the assignee has left since."""
+    path = tickets_file(tmp_path, row("T-1", assignee_email="alex@example.com"))
+    assert run("import_tickets", path).ok
+    people["agent"].is_active = False
+    people["agent"].save()
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.ok, outcome.errors
+    assert "1 skipped (unchanged)" in outcome.out
+
+
+def test_queries_grow_with_the_batches_not_the_rows(people, tmp_path):
+    teams = [people["support"], people["elsewhere"], *TeamFactory.create_batch(3)]
+    requesters = RequesterFactory.create_batch(20)
+    agents = [AgentFactory(teams=[team]) for team in teams for _ in range(2)]
+    rows = [
+        row(
+            f"T-{n}",
+            team=teams[n % 5].name,
+            requester_email=requesters[n % 20].email,
+            assignee_email=agents[(n % 5) * 2 + n % 2].email,
+            priority=["low", "normal", "high", "urgent"][n % 4],
+        )
+        for n in range(1000)
+    ]
+    path = tickets_file(tmp_path, *rows)
+
+    counts = {}
+    for batches in (4, 2):
+        Ticket.objects.all().delete()
+        with CaptureQueriesContext(connection) as queries:
+            assert run("import_tickets", path, "--batch-size", str(1000 // batches)).ok
+        counts[batches] = len(queries)
+
+    assert Ticket.objects.count() == 1000
+    assert Team.objects.count() == 6  # the five teams and General
+    # A handful per batch (lookups, inserts, history); SQLite splits each insert into
+    # statements of at most 999 parameters, still far from a query per row.
+    assert counts[4] <= 4 * 15 + 10, counts
+    assert counts[2] < counts[4], counts
