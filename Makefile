@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEV_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint format migrate demo schema bench-import clean
+.PHONY: run test fuzz lint format migrate demo schema bench-import clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(VENV)/.installed
 ## test: the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+## fuzz: a long schemathesis run over every operation and role (the suite runs a short one);
+## on PostgreSQL when DATABASE_URL is set
+fuzz: $(VENV)/.installed
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-150} $(PY) -m pytest dispatchdesk/tests/test_fuzz.py -v
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
