@@ -6,6 +6,7 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -98,6 +99,14 @@ class WorkItemAdmin(admin.ModelAdmin):
     transition_serializer = None  # set by each subclass: validates the transition inputs
     date_hierarchy = "created_at"
     list_per_page = 100
+    list_display_links = ("id", "title")
+    list_filter = (
+        "status",
+        "priority",
+        "team",
+        ("assignee", RelatedOnlyFieldListFilter),
+        OverdueFilter,
+    )
     readonly_fields = (
         "status",
         "assignee",

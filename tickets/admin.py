@@ -1,7 +1,6 @@
 from django.contrib import admin
-from django.contrib.admin import RelatedOnlyFieldListFilter
 
-from dispatchdesk.admin import EventInline, OverdueFilter, WorkItemAdmin, transition_action
+from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
 from workorders.models import WorkOrder
 
 from .models import Comment, Ticket
@@ -58,14 +57,6 @@ class TicketAdmin(WorkItemAdmin):
         "requester",
         "due",
         "created_at",
-    )
-    list_display_links = ("id", "title")
-    list_filter = (
-        "status",
-        "priority",
-        "team",
-        ("assignee", RelatedOnlyFieldListFilter),
-        OverdueFilter,
     )
     list_select_related = ("team", "assignee", "requester")
     search_fields = ("title", "description", "external_ref", "requester__email")

@@ -1,7 +1,6 @@
 from django.contrib import admin
-from django.contrib.admin import RelatedOnlyFieldListFilter
 
-from dispatchdesk.admin import EventInline, OverdueFilter, WorkItemAdmin, transition_action
+from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
 
 from . import services
 from .models import ChecklistItem, TimeEntry, WorkOrder
@@ -46,14 +45,6 @@ class WorkOrderAdmin(WorkItemAdmin):
         "scheduled_start",
         "due",
         "actual_minutes",
-    )
-    list_display_links = ("id", "title")
-    list_filter = (
-        "status",
-        "priority",
-        "team",
-        ("assignee", RelatedOnlyFieldListFilter),
-        OverdueFilter,
     )
     list_select_related = ("team", "assignee", "ticket")
     search_fields = ("title", "description", "location", "external_ref")
