@@ -1,7 +1,10 @@
 """Real faults: the database goes away, a worker dies in the middle of a change."""
 
+import csv
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -10,7 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .servers import AppServer, ThrowawayCluster
+from tickets.imports import TICKET_COLUMNS
+
+from .conftest import BASE_DIR
+from .servers import ADMIN_EMAIL, AppServer, ThrowawayCluster
 
 CLUSTER_PORT = 15433
 APP_PORT = 18433
@@ -61,14 +67,19 @@ def test_an_unreachable_database_is_a_quick_503_and_the_app_recovers_by_itself(c
     assert app.process.pid == master and app.process.poll() is None  # never restarted
 
 
-def database(cluster):
-    return psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres dbname=dispatchdesk")
+def database(cluster, autocommit=False):
+    return psycopg.connect(
+        f"host=127.0.0.1 port={cluster.port} user=postgres dbname=dispatchdesk",
+        autocommit=autocommit,
+    )
 
 
-def wait_for_a_blocked_backend(cluster, timeout=15):
-    with database(cluster) as connection:
+def wait_for_a_blocked_backend(cluster, timeout=15, still_running=lambda: True):
+    # Autocommit: inside one transaction pg_stat_activity would show the same snapshot forever.
+    with database(cluster, autocommit=True) as connection:
         deadline = time.monotonic() + timeout
         while True:
+            assert still_running(), "the process ended before it reached the lock"
             blocked = connection.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
             ).fetchone()[0]
@@ -125,3 +136,50 @@ def test_a_worker_killed_in_the_middle_of_a_transition_leaves_no_half_change(clu
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert app.request("POST", url, {"name": "cancel", "note": "x"}, token=token)[0] == 200
+
+
+def test_an_import_killed_in_the_middle_leaves_nothing(cluster, app, tmp_path):
+    rows = [
+        {column: "" for column in TICKET_COLUMNS}
+        | {
+            "external_ref": f"CRASH-{number}",
+            "title": f"Imported {number}",
+            "team": "General",
+            "requester_email": ADMIN_EMAIL,
+        }
+        for number in range(200)
+    ]
+    source = tmp_path / "tickets.csv"
+    with source.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=TICKET_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    command = [sys.executable, "manage.py", "import_tickets", str(source)]
+
+    # The tickets are written first, then their history: hold the history table, kill the
+    # import while it waits there, inside its transaction.
+    blocker = database(cluster)
+    blocker.execute("LOCK TABLE dispatchdesk_event IN EXCLUSIVE MODE")
+    log = tmp_path / "import.log"
+    importer = subprocess.Popen(
+        command, cwd=BASE_DIR, env=app.env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_a_blocked_backend(cluster, still_running=lambda: importer.poll() is None)
+        importer.send_signal(signal.SIGKILL)
+        importer.wait(timeout=30)
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    def imported() -> int:
+        with database(cluster) as connection:
+            return connection.execute(
+                "SELECT count(*) FROM tickets_ticket WHERE external_ref LIKE 'CRASH-%%'"
+            ).fetchone()[0]
+
+    assert importer.returncode == -signal.SIGKILL, log.read_text()
+    assert imported() == 0
+    rerun = subprocess.run(command, cwd=BASE_DIR, env=app.env, capture_output=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert imported() == 200
