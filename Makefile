@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEV_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test fuzz lint format migrate demo schema bench-import clean
+.PHONY: run test fuzz lint format migrate demo schema bench bench-import clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ format: $(VENV)/.installed
 
 schema: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+## bench: short API load test on PostgreSQL (10,000 tickets, 9 s a scenario; needs wrk);
+## the full run is in docs/benchmarks.md, the options in bench/README.md
+bench: $(VENV)/.installed
+	$(PY) bench/api/run.py --tickets 10000 --duration 9 $(BENCH_ARGS)
 
 ## bench-import: time import_tickets on 100,000 new tickets against PostgreSQL's own COPY
 ## (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/dispatchdesk_bench)

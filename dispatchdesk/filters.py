@@ -139,6 +139,16 @@ class WorkItemFilterSet(django_filters.FilterSet):
         help_text="created_at, updated_at, priority, due_at; prefix - for descending.",
     )
 
+    # The form that validates the parameters, built once per filterset class rather than at
+    # every request (none of these filters' fields depends on the request).
+    _form_classes: dict = {}
+
+    def get_form_class(self):
+        form_class = WorkItemFilterSet._form_classes.get(type(self))
+        if form_class is None:
+            form_class = WorkItemFilterSet._form_classes[type(self)] = super().get_form_class()
+        return form_class
+
     def filter_overdue(self, queryset, name, value):
         return queryset.overdue() if value == "true" else queryset.not_overdue()
 

@@ -4,8 +4,9 @@ Lists answer `count`, `next`, `previous` and `results` as DRF's page-number pagi
 never count a large result to its last row:
 
 - One query fetches the ids of at most 1,001 matching rows, in no particular order. With no more
-  than 1,000, `count` is exact and the page is read by those ids: the plan stays right for a very
-  selective filter (a rare search word) whatever the planner guessed.
+  than 1,000, `count` is exact, and when the planner expected far more rows than that, the page
+  is read by those ids: the plan stays right for a very selective filter (a rare search word)
+  whatever the planner guessed.
 - With more, `count` is PostgreSQL's estimate (EXPLAIN, nothing is run; at least 1,001) and the
   page is read in index order. Other databases (SQLite in development) count exactly.
 - Lists of tickets and work orders, which grow to millions, ask for the estimate first: when
@@ -17,6 +18,7 @@ either way: a page reads one row more than it shows.
 """
 
 import json
+from functools import partial
 from math import ceil
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger
@@ -27,10 +29,9 @@ from django.utils.functional import cached_property
 from rest_framework import pagination
 
 
-def planner_estimate(queryset: QuerySet) -> int:
-    """The number of rows PostgreSQL expects `queryset` to return (EXPLAIN, no execution)."""
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
+def planner_estimate(sql: str, params, using: str) -> int:
+    """The number of rows PostgreSQL expects the query to return (EXPLAIN: nothing is run)."""
+    with connections[using].cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
@@ -53,35 +54,67 @@ class CappedCountPaginator(DjangoPaginator):
     """Django's paginator with an exact count up to `exact_count_limit`, estimated beyond."""
 
     exact_count_limit = 1000
+
+    def __init__(self, object_list, per_page, *args, unfiltered=None, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        # The rows before the request's filters (visibility applied): a page of rows already
+        # found by id is read from these, without running the filters (a search) once more.
+        self.unfiltered = unfiltered
+
     # With `estimate_first`, above this many expected rows the estimate is taken as it is.
     estimate_first = False
     trust_estimate_above = 10_000
 
     @cached_property
-    def _estimate(self) -> int | None:
+    def _ids(self) -> QuerySet:
+        """The ids of the rows, in no order: what the estimate and the probe look at."""
+        return self.object_list.order_by().prefetch_related(None).values_list("pk", flat=True)
+
+    @cached_property
+    def _postgresql(self) -> bool:
         rows = self.object_list
-        if not isinstance(rows, QuerySet) or connections[rows.db].vendor != "postgresql":
+        return isinstance(rows, QuerySet) and connections[rows.db].vendor == "postgresql"
+
+    @cached_property
+    def _sql(self) -> tuple[str, tuple]:
+        return self._ids.query.sql_with_params()
+
+    @cached_property
+    def _estimate(self) -> int | None:
+        if not self._postgresql:
             return None
-        return planner_estimate(rows.order_by())
+        return planner_estimate(*self._sql, self._ids.db)
 
     @cached_property
     def _probe(self) -> list | None:
         """The ids of all the rows when there are at most `exact_count_limit`, else None."""
-        rows = self.object_list
-        if not isinstance(rows, QuerySet):
+        if not isinstance(self.object_list, QuerySet):
             return None
-        if (
-            self.estimate_first
-            and self._estimate is not None
-            and self._estimate > self.trust_estimate_above
-        ):
+        estimate = self._estimate if self.estimate_first else None
+        if estimate is not None and estimate > self.trust_estimate_above:
             return None
-        ids = list(
-            rows.order_by()
-            .prefetch_related(None)
-            .values_list("pk", flat=True)[: self.exact_count_limit + 1]
-        )
-        return ids if len(ids) <= self.exact_count_limit else None
+        limit = self.exact_count_limit + 1
+        if self._postgresql:
+            # One row holding an array: far cheaper to read than a thousand rows.
+            sql, params = self._sql
+            with connections[self._ids.db].cursor() as cursor:
+                cursor.execute(
+                    f"SELECT array_agg(probe.id) FROM ({sql} LIMIT {limit}) AS probe(id)", params
+                )
+                ids = cursor.fetchone()[0] or []
+        else:
+            ids = list(self._ids[:limit])
+        return ids if len(ids) < limit else None
+
+    @property
+    def _read_by_id(self) -> bool:
+        """Whether to read the page by the ids found: when the rows before the filters are at
+        hand (the filters, a search say, need not run again), or when the planner expected far
+        more rows than there are (it might walk an index in order for rows that are not there).
+        """
+        if self.unfiltered is not None or not self.estimate_first or self._estimate is None:
+            return True
+        return self._estimate > 4 * len(self._probe) + 100
 
     @cached_property
     def count(self) -> int:
@@ -111,10 +144,14 @@ class CappedCountPaginator(DjangoPaginator):
         bottom = (number - 1) * self.per_page
         rows = self.object_list
         if isinstance(rows, QuerySet) and self._probe is not None:
-            # Few rows: read the page by id, and the exact count tells whether more follow.
-            rows = rows.filter(pk__in=self._probe)
+            if self._read_by_id:
+                ordering = rows.query.order_by  # empty: the model's, which both share
+                base = rows if self.unfiltered is None else self.unfiltered
+                rows = base.filter(pk__in=self._probe)
+                if ordering:
+                    rows = rows.order_by(*ordering)
             found = list(rows[bottom : bottom + self.per_page])
-            has_next = bottom + len(found) < len(self._probe)
+            has_next = bottom + len(found) < len(self._probe)  # the count is exact
         else:
             found = list(rows[bottom : bottom + self.per_page + 1])
             has_next = len(found) > self.per_page
@@ -148,5 +185,7 @@ class LargeListPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if getattr(view, "action", None) == "list":
-            self.django_paginator_class = EstimateFirstPaginator
+            self.django_paginator_class = partial(
+                EstimateFirstPaginator, unfiltered=getattr(view, "unfiltered_queryset", None)
+            )
         return super().paginate_queryset(queryset, request, view)

@@ -47,31 +47,42 @@ def _generic(field):
     return read
 
 
-def _timestamp(field, attribute: str):
-    """DRF's ISO 8601 DateTimeField output (in the current time zone, UTC as `Z`), or None when
-    the field is set up otherwise and needs DRF's own code."""
-    if getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601:
-        return None
-    if not hasattr(field, "timezone") and not settings.USE_TZ:
-        return None
-    zone = getattr(field, "timezone", None)
-    get = attrgetter(attribute)
+class _Timestamp:
+    """DRF's ISO 8601 DateTimeField output: in the current time zone, UTC as `Z`."""
 
-    def read(instance):
-        value = get(instance)
-        if value is None:
+    def __init__(self, field, attribute: str):
+        self.field, self.get = field, attrgetter(attribute)
+
+    @classmethod
+    def of(cls, field, attribute: str):
+        """None when the field is set up otherwise and needs DRF's own code."""
+        if getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601:
             return None
-        if isinstance(value, str) or value.tzinfo is None:
-            return field.to_representation(value)
-        text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        if not hasattr(field, "timezone") and not settings.USE_TZ:
+            return None
+        return cls(field, attribute)
 
-    return read
+    def bind(self):
+        """The reader for one serializer (one request): the time zone is looked up once."""
+        field, get = self.field, self.get
+        zone = getattr(field, "timezone", None) or timezone.get_current_timezone()
+
+        def read(instance):
+            value = get(instance)
+            if value is None:
+                return None
+            if isinstance(value, str) or value.tzinfo is None:
+                return field.to_representation(value)
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        return read
 
 
 def _reader(model, field):
-    """A function of the instance that gives what DRF gives for `field`; a method name for a
-    SerializerMethodField; None when only DRF's own code will do."""
+    """A function of the instance that gives what DRF gives for `field` (a _Timestamp to bind to
+    the request's time zone); a method name for a SerializerMethodField; None when only DRF's
+    own code will do."""
     if isinstance(field, serializers.SerializerMethodField):
         return field.method_name
     if len(field.source_attrs) != 1:
@@ -84,7 +95,7 @@ def _reader(model, field):
             return attrgetter(model_field.attname)  # the id, without loading the object
         return None
     if kind is serializers.DateTimeField:
-        return _timestamp(field, source)
+        return _Timestamp.of(field, source)
     if kind is serializers.ChoiceField:
         get, choices = attrgetter(source), field.choice_strings_to_values
 
@@ -139,6 +150,8 @@ class FastReadMixin:
         for name, read in self._read_plan():
             if isinstance(read, str):
                 read = getattr(self, read)
+            elif isinstance(read, _Timestamp):
+                read = read.bind()
             elif read is None:
                 read = _generic(self.fields[name])
             readers.append((name, read))

@@ -41,6 +41,11 @@ class WorkItemViewSet(
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
+    def filter_queryset(self, queryset):
+        # Kept for the pagination, which may read a page of found rows again by id.
+        self.unfiltered_queryset = queryset
+        return super().filter_queryset(queryset)
+
     def perform_create(self, serializer):
         obj = serializer.save()
         # Answer with the object as the detail shows it (annotations included).

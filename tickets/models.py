@@ -1,10 +1,11 @@
 from django.conf import settings
-from django.db import models
-from django.db.models import Q, Subquery
+from django.db import connection, models
+from django.db.models import JSONField, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from accounts.models import Team
+from accounts.models import Team, User
 from dispatchdesk.workflow import (
     assignee_or_supervisor,
     guard,
@@ -22,10 +23,16 @@ from .choices import ACTIVE_STATUSES, PRIORITY_RANK, TERMINAL_STATUSES, Priority
 
 class WorkItemQuerySet(models.QuerySet):
     @staticmethod
-    def teams_of(user) -> Subquery:
-        """The ids of `user`'s teams: a subquery on the membership table alone, cheap to build
-        and to run (visibility is decided on every request)."""
-        return Subquery(user.teams.through.objects.filter(user_id=user.pk).values("team_id"))
+    def teams_of(user) -> RawSQL:
+        """The ids of `user`'s teams, as a subquery on the membership table alone. Visibility is
+        decided on every request: spelled out, it costs a tenth of an ORM subquery to build."""
+        membership = User.teams.through._meta
+        quote = connection.ops.quote_name
+        sql = (
+            f"SELECT {quote(membership.get_field('team').column)} FROM {quote(membership.db_table)}"
+            f" WHERE {quote(membership.get_field('user').column)} = %s"
+        )
+        return RawSQL(sql, (user.pk,))
 
     def overdue(self):
         return self.filter(due_at__lt=timezone.now()).exclude(
@@ -88,6 +95,10 @@ class WorkItem(FSMModelMixin, models.Model):
             models.Index(fields=["-priority_rank", "-id"], name="%(class)s_priority_idx"),
             models.Index(fields=["status", "-created_at"], name="%(class)s_status_idx"),
             models.Index(fields=["assignee", "status"], name="%(class)s_assignee_status_idx"),
+            # "My work, newest first": read in order, not sorted.
+            models.Index(
+                fields=["assignee", "-created_at", "-id"], name="%(class)s_assignee_created_idx"
+            ),
             models.Index(fields=["team", "status"], name="%(class)s_team_status_idx"),
         ]
 
@@ -103,7 +114,34 @@ class WorkItem(FSMModelMixin, models.Model):
         return bool(self.due_at and self.due_at < timezone.now() and not self.is_terminal)
 
 
+class JSONRows(Subquery):
+    """The rows of a `values()` queryset as one JSON array of objects in id order: a column of
+    the outer query instead of a query of its own (and no model instances)."""
+
+    output_field = JSONField()
+
+    def as_sql(self, compiler, connection, template=None, **extra_context):
+        quote = connection.ops.quote_name
+        pairs = ", ".join(f"'{name}', summary.{quote(name)}" for name in self.query.values_select)
+        if connection.vendor == "postgresql":
+            # As text, which JSONField decodes (psycopg would decode `json` itself).
+            rows = f"json_agg(json_build_object({pairs}) ORDER BY summary.{quote('id')})::text"
+        else:  # SQLite keeps the order of the ordered subquery
+            rows = f"json_group_array(json_object({pairs}))"
+        template = f"COALESCE((SELECT {rows} FROM (%(subquery)s) summary), '[]')"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
 class TicketQuerySet(WorkItemQuerySet):
+    def with_work_order_summaries(self, user):
+        """`work_order_summaries`: `[{id, title, status}]` of the linked work orders that
+        `user` may see, in id order, read with the tickets themselves."""
+        work_orders = self.model.work_orders.rel.related_model.objects.visible_to(user)
+        summaries = work_orders.filter(ticket_id=OuterRef("pk")).order_by("id")
+        return self.annotate(
+            work_order_summaries=JSONRows(summaries.values("id", "title", "status"))
+        )
+
     def visible_to(self, user):
         """The one place that decides which tickets a user may see."""
         if user.is_staff:

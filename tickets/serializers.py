@@ -74,11 +74,14 @@ class TicketSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSe
         request = self.context.get("request")
         if request is None or request.user.is_requester:
             return []
+        summaries = getattr(ticket, "work_order_summaries", None)  # see TicketViewSet
+        if summaries is not None:
+            return summaries
         # What WorkOrderSummarySerializer gives, without a serializer per row.
-        summaries = getattr(ticket, "visible_work_orders", None)  # see TicketViewSet
-        if summaries is None:
-            summaries = ticket.work_orders.all()
-        return [{"id": w.id, "title": w.title, "status": w.status} for w in summaries]
+        return [
+            {"id": w.id, "title": w.title, "status": w.status}
+            for w in ticket.work_orders.order_by("id")
+        ]
 
     def create(self, validated_data):
         return ticket_create(by=self.context["request"].user, **validated_data)

@@ -7,9 +7,10 @@ For each size N it (re)creates the database `dispatchdesk_bench_api`, migrates i
 bench/api/generate.py, starts DispatchDesk and the floor (bench/api/floor.py) under gunicorn with
 the same settings (sync workers, as many as cores, on 127.0.0.1), logs in as the bench agent
 (JWT), and runs each scenario with wrk for a fixed time at a fixed concurrency, after a short
-warm-up. It reports requests/s, p50, p99 and errors, the ratio to the floor (measured at the
-start and at the end of each size, and averaged), and the workers' memory. Everything it starts
-is stopped at the end, also on Ctrl-C. Only 127.0.0.1 is ever contacted.
+warm-up. Reads are measured in slices that alternate with the floor serving the same data, so
+that both see the same machine. It reports requests/s, p50, p99, errors, the ratio to the floor
+and the workers' memory. Everything it starts is stopped at the end, also on Ctrl-C. Only
+127.0.0.1 is ever contacted.
 """
 
 import argparse
@@ -38,6 +39,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/dispatchdesk_bench_ap
 AGENT_EMAIL = "agent@bench.example.com"
 PASSWORD = "bench-password-123"
 TERMINAL = ("closed", "cancelled")
+# Requests still queued when wrk stops are served after it: let them finish before the next run.
+DRAIN_SECONDS = 2
 # Words of the generator's vocabulary, from frequent to rare, one and two at a time.
 SEARCH_TERMS = ["printer", "forklift", "shredder", "E4521", "E1307", "wifi slow", "projector leak"]
 
@@ -272,7 +275,7 @@ def wrk(port: int, lines: list[str], token: str, seconds: float, connections: in
                 "wrk",
                 "-t1",
                 f"-c{connections}",
-                f"-d{seconds:g}s",
+                f"-d{max(1, round(seconds))}s",
                 "--timeout=10s",
                 f"--script={HERE / 'wrk.lua'}",
                 f"http://{HOST}:{port}",
@@ -291,6 +294,23 @@ def wrk(port: int, lines: list[str], token: str, seconds: float, connections: in
         for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
     )
     return stats
+
+
+def combine(slices: list[dict]) -> dict:
+    """One result from consecutive slices: requests and errors add up; p50 is the median of the
+    slices' medians and p99 the worst of their p99s (percentiles do not add)."""
+    requests = sum(s["requests"] for s in slices)
+    seconds = sum(s["duration_us"] for s in slices) / 1e6
+    p50s = sorted(s["p50_us"] for s in slices)
+    return {
+        "requests": requests,
+        "rps": requests / seconds,
+        "errors": sum(s["errors"] for s in slices),
+        "p50_us": p50s[len(p50s) // 2],
+        "p99_us": max(s["p99_us"] for s in slices),
+        "max_us": max(s["max_us"] for s in slices),
+        "slices": slices,
+    }
 
 
 def bench_size(args, tickets: int, logs: Path) -> dict:
@@ -321,21 +341,40 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
         floor.wait_ready("/list")
         token = login(APP_PORT)
         results["rss_start_mb"] = app.worker_rss_mb()
-        plan = [("floor list", floor), ("floor detail", floor)]
-        plan += [(name, app) for name in args.scenarios]
-        plan += [("floor list", floor), ("floor detail", floor)]
-        for name, server in plan:
-            fx.reset()
-            wrk(server.port, requests[name], token, args.warmup, args.connections)
-            fx.reset()
-            stats = wrk(server.port, requests[name], token, args.duration, args.connections)
-            stats["rss_mb"] = server.worker_rss_mb()
-            key = name if name not in results["scenarios"] else f"{name} (end)"
-            results["scenarios"][key] = stats
+        for name in args.scenarios:
+            # A read is measured in slices that alternate with its floor, so that both see the
+            # same machine: whatever else runs on it slows them down alike.
+            floor_name = FLOOR_OF.get(name)
+            parts = [(name, app)] + ([(floor_name, floor)] if floor_name else [])
+            for part, server in parts:
+                fx.reset()
+                wrk(server.port, requests[part], token, args.warmup, args.connections)
+                time.sleep(DRAIN_SECONDS)
+            slices: dict[str, list] = {part: [] for part, _ in parts}
+            for _ in range(args.rounds):
+                for part, server in reversed(parts):
+                    fx.reset()
+                    seconds = args.duration / args.rounds
+                    slices[part].append(
+                        wrk(server.port, requests[part], token, seconds, args.connections)
+                    )
+                    time.sleep(DRAIN_SECONDS)
+            stats = combine(slices[name])
+            stats["rss_mb"] = app.worker_rss_mb()
+            if floor_name:
+                stats["floor"] = combine(slices[floor_name])
+                stats["floor_name"] = floor_name
+                stats["ratio"] = stats["rps"] / stats["floor"]["rps"]
+            results["scenarios"][name] = stats
             say(
-                f"  {key:<20}{stats['rps']:8.0f} req/s  p50 {stats['p50_us'] / 1000:6.1f} ms  "
+                f"  {name:<14}{stats['rps']:7.0f} req/s  p50 {stats['p50_us'] / 1000:6.1f} ms  "
                 f"p99 {stats['p99_us'] / 1000:6.1f} ms  errors {stats['errors']}  "
-                f"RSS {stats['rss_mb']} MB"
+                + (
+                    f"floor {stats['floor']['rps']:.0f} req/s, ratio {stats['ratio']:.2f}  "
+                    if floor_name
+                    else ""
+                )
+                + f"RSS {stats['rss_mb']} MB"
             )
         results["rss_end_mb"] = app.worker_rss_mb()
     finally:
@@ -347,38 +386,37 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
 # --- report -------------------------------------------------------------------------------
 
 
-def floor_rps(scenarios: dict, name: str) -> float:
-    runs = [scenarios[key]["rps"] for key in (name, f"{name} (end)") if key in scenarios]
-    return sum(runs) / len(runs)
-
-
 def report(runs: list[dict], args) -> str:
     lines = []
     for run in runs:
-        s = run["scenarios"]
-        floors = {"list": floor_rps(s, "floor list"), "detail": floor_rps(s, "floor detail")}
         lines += [
             f"### {run['tickets']:,} tickets",
             "",
-            "| scenario | req/s | p50 ms | p99 ms | errors | ÷ floor | worker RSS MB |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| scenario | req/s | p50 ms | p99 ms | errors | floor req/s | ÷ floor |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for name, stats in s.items():
-            floor = floors.get(FLOOR_OF.get(name, ""))
-            versus = f"{stats['rps'] / floor:.2f}" if floor else ""
-            rss = " / ".join(f"{mb:.0f}" for mb in stats["rss_mb"])
+        for name, stats in run["scenarios"].items():
+            floor = stats.get("floor")
             lines.append(
                 f"| {name} | {stats['rps']:.0f} | {stats['p50_us'] / 1000:.1f} "
-                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} | {versus} | {rss} |"
+                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} "
+                f"| {floor['rps']:.0f} ({stats['floor_name']}) | {stats['ratio']:.2f} |"
+                if floor
+                else f"| {name} | {stats['rps']:.0f} | {stats['p50_us'] / 1000:.1f} "
+                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} | | |"
             )
         start = " / ".join(f"{mb:.0f}" for mb in run.get("rss_start_mb", []))
-        end = " / ".join(f"{mb:.0f}" for mb in run.get("rss_end_mb", []))
+        after = [
+            f"{name} {' / '.join(f'{mb:.0f}' for mb in s['rss_mb'])}"
+            for name, s in run["scenarios"].items()
+        ]
         searched = ", ".join(f"`{t}` {n:,}" for t, n in run["search_counts"].items())
         lines += [
             "",
-            f"Floor (mean of start and end): list {floors['list']:.0f} req/s, "
-            f"detail {floors['detail']:.0f} req/s. DispatchDesk workers' RSS: {start} MB after "
-            f"start-up, {end} MB at the end. Search terms (tickets matching): {searched}.",
+            f"DispatchDesk workers' memory (RSS, MB): {start} after start-up; after each "
+            f"scenario: {'; '.join(after)}.",
+            "",
+            f"Search terms, with the number of tickets each matches: {searched}.",
             "",
         ]
     if len(runs) > 1:
@@ -418,13 +456,19 @@ def machine() -> str:
 
 SCENARIOS = ["list", "list filtered", "search", "detail", "create", "transition", "comment"]
 # The floor each read is compared with: the same 50-ticket page, or the same single ticket.
-FLOOR_OF = {"list": "list", "list filtered": "list", "search": "list", "detail": "detail"}
+FLOOR_OF = {
+    "list": "floor list",
+    "list filtered": "floor list",
+    "search": "floor list",
+    "detail": "floor detail",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, action="append", help="repeatable; 10000")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=12, help="seconds per scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="slices, alternating with floor")
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
@@ -432,6 +476,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--reuse", action="store_true", help="keep the filled database")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     args = parser.parse_args()
     args.tickets = args.tickets or [10_000]
     if shutil.which("wrk") is None:
@@ -443,8 +488,10 @@ def main() -> None:
     )
     runs = []
     with tempfile.TemporaryDirectory(prefix="dispatchdesk-bench-") as logs:
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
         for tickets in args.tickets:
-            runs.append(bench_size(args, tickets, Path(logs)))
+            runs.append(bench_size(args, tickets, args.logs or Path(logs)))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=2))
     print(report(runs, args))

@@ -1,6 +1,7 @@
 """Time `import_tickets` against PostgreSQL's own COPY of the same file.
 
-    .venv/bin/python bench/import/run.py [--rows 100000] [--repeat 3] [--batch-size 1000]
+    .venv/bin/python bench/import/run.py [--rows 100000] [--repeat 3] [--batch-size N]
+                                         [--migrate-to APP:MIGRATION] [--keep]
 
 Creates (and at the end drops) its own database, `dispatchdesk_bench` on the server of
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/dispatchdesk_bench), migrates
@@ -201,6 +202,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", help="passed to import_tickets (default: its own)")
     parser.add_argument("--keep", action="store_true", help="Keep the database and the files.")
+    parser.add_argument(
+        "--migrate-to",
+        action="append",
+        default=[],
+        metavar="APP:MIGRATION",
+        help="After migrating, take APP back to MIGRATION (e.g. tickets:0001 to time the "
+        "tables without the indexes of later migrations); repeatable.",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -222,6 +231,9 @@ def main() -> None:
     from dispatchdesk.bulk import DEFAULT_BATCH_SIZE
 
     run_command("migrate", "--noinput")
+    for target in args.migrate_to:
+        app, _, migration = target.partition(":")
+        run_command("migrate", app, migration, "--noinput")
     workdir = Path(tempfile.mkdtemp(prefix="dispatchdesk-bench-"))
     users, tickets = workdir / "users.csv", workdir / "tickets.csv"
     rng = generate.random.Random(2026)
@@ -262,8 +274,9 @@ def main() -> None:
 
     median = {key: statistics.median(values) for key, values in results.items()}
     print()
+    schema = f" (migrated to {', '.join(args.migrate_to)})" if args.migrate_to else ""
     print(
-        f"{count:,} tickets, batch size {args.batch_size or DEFAULT_BATCH_SIZE}, "
+        f"{count:,} tickets{schema}, batch size {args.batch_size or DEFAULT_BATCH_SIZE}, "
         f"median of {args.repeat}; "
         f"PostgreSQL {version}, Python {platform.python_version()}, {os.cpu_count()} cores"
     )

@@ -1,11 +1,12 @@
-"""PostgreSQL-only indexes: full-text and trigram search, and `ordering=-due_at`.
+"""Indexes for the lists at scale: "assigned to me, newest first" on every database; on
+PostgreSQL only, full-text and trigram search and `ordering=-due_at`.
 
-On other databases (SQLite in development) this migration does nothing: search there is a plain
+On other databases (SQLite in development) the PostgreSQL part does nothing: search there is a plain
 `icontains` and the tables are small. The expressions are spelled as dispatchdesk.search
 compiles its queries, so that the planner matches them.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 TEXT = "(title || ' ' || description)"
 INDEXES = {
@@ -35,4 +36,12 @@ def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("tickets", "0001_initial")]
 
-    operations = [migrations.RunPython(create_indexes, drop_indexes, elidable=False)]
+    operations = [
+        migrations.AddIndex(
+            model_name="ticket",
+            index=models.Index(
+                fields=["assignee", "-created_at", "-id"], name="ticket_assignee_created_idx"
+            ),
+        ),
+        migrations.RunPython(create_indexes, drop_indexes, elidable=False),
+    ]

@@ -1,0 +1,166 @@
+"""Pagination at any size: `count` exact up to a limit (1,000) and estimated beyond on
+PostgreSQL, `next` and `previous` exact always, the same keys as DRF's page-number pagination.
+
+The limits are lowered here so that a handful of rows crosses them.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dispatchdesk import pagination
+from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/tickets/"
+POSTGRESQL = connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def supervisor(client_for, cast):
+    return client_for(cast["supervisor"])
+
+
+@pytest.fixture
+def eight(cast):
+    """Eight tickets, newest first."""
+    rows = [TicketFactory(team=cast["team"], requester=cast["requester"]) for _ in range(8)]
+    return [ticket.pk for ticket in reversed(rows)]
+
+
+@pytest.fixture
+def limit_of_five(monkeypatch):
+    monkeypatch.setattr(pagination.CappedCountPaginator, "exact_count_limit", 5)
+
+
+def walk(client, **params) -> list[int]:
+    """The ids of every page, following `next`; checks `previous` on the way."""
+    ids, url, page = [], URL, 1
+    response = client.get(url, params)
+    while True:
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+        assert set(body) == {"count", "next", "previous", "results"}
+        assert (body["previous"] is None) == (page == 1)
+        ids += [row["id"] for row in body["results"]]
+        if body["next"] is None:
+            return ids
+        response, page = client.get(body["next"]), page + 1
+
+
+def test_below_the_limit_the_count_is_exact(supervisor, cast, eight):
+    body = supervisor.get(URL, {"page_size": 3}).json()
+
+    assert body["count"] == 8
+    assert len(body["results"]) == 3
+
+
+def test_beyond_the_limit_the_count_is_an_estimate_on_postgresql(supervisor, eight, limit_of_five):
+    count = supervisor.get(URL, {"page_size": 3}).json()["count"]
+
+    if POSTGRESQL:
+        assert count >= 6  # the planner's estimate, never below the limit + 1
+    else:
+        assert count == 8  # other databases count
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 8, 50])
+def test_the_pages_hold_every_row_once_in_order_whatever_the_count(
+    supervisor, eight, limit_of_five, size
+):
+    assert walk(supervisor, page_size=size) == eight
+
+
+@pytest.mark.parametrize("page", ["4", "0", "-1", "two", "1.5"])
+def test_a_page_that_is_not_there_is_not_found(supervisor, eight, page):
+    response = supervisor.get(URL, {"page_size": 3, "page": page})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_the_last_page(supervisor, eight):
+    body = supervisor.get(URL, {"page_size": 3, "page": "last"}).json()
+
+    assert [row["id"] for row in body["results"]] == eight[6:]
+    assert body["next"] is None
+
+
+def test_an_empty_list_is_one_empty_page(supervisor, eight, limit_of_five):
+    body = supervisor.get(URL, {"team": 99999}).json()
+
+    assert body == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_a_big_expected_list_is_not_counted(supervisor, eight, monkeypatch, limit_of_five):
+    """Tickets and work orders ask the planner first: when it expects many rows, nothing
+    counts them (on PostgreSQL; elsewhere the count stays exact)."""
+    monkeypatch.setattr(pagination.CappedCountPaginator, "trust_estimate_above", 0)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda *args: 12_345)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = supervisor.get(URL, {"page_size": 3}).json()
+
+    assert [row["id"] for row in body["results"]] == eight[:3]
+    assert body["next"] is not None
+    if POSTGRESQL:
+        assert body["count"] == 12_345
+        assert not any("array_agg" in q["sql"] or "COUNT(" in q["sql"] for q in queries)
+    else:
+        assert body["count"] == 8
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="the planner's estimate is PostgreSQL's")
+def test_when_the_planner_expects_far_more_rows_the_page_is_read_by_id(
+    supervisor, eight, monkeypatch
+):
+    monkeypatch.setattr(pagination, "planner_estimate", lambda *args: 5_000)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = supervisor.get(URL, {"page_size": 3}).json()
+
+    assert body["count"] == 8
+    assert [row["id"] for row in body["results"]] == eight[:3]
+    page_query = queries[-1]["sql"]
+    assert '"tickets_ticket"."id" IN (' in page_query
+
+
+def test_children_lists_count_exactly(client_for, cast):
+    """Comments, history and the like are short: counted, with no estimate."""
+    ticket = TicketFactory(team=cast["team"], requester=cast["requester"])
+    client = client_for(cast["supervisor"])
+    for n in range(4):
+        client.post(f"{URL}{ticket.pk}/comments/", {"body": f"Note {n}"}, format="json")
+
+    body = client.get(f"{URL}{ticket.pk}/comments/", {"page_size": 3}).json()
+
+    assert body["count"] == 4
+    assert len(body["results"]) == 3
+
+
+ORDERS = {
+    None: ["-created_at", "-id"],
+    "created_at": ["created_at", "id"],
+    "-priority": ["-priority_rank", "-id"],
+    "due_at": ["due_at", "id"],
+}
+
+
+@pytest.mark.parametrize("ordering", list(ORDERS))
+def test_a_page_of_found_rows_keeps_the_order_asked_for(supervisor, cast, ordering):
+    """Found rows are read again by id, without the filters: in the same order."""
+    for n in range(7):
+        TicketFactory(
+            team=cast["team"],
+            requester=cast["requester"],
+            title=f"Disk {n}" if n % 3 else f"Fan {n}",
+            priority=["low", "normal", "high", "urgent"][n % 4],
+        )
+    params = {} if ordering is None else {"ordering": ordering}
+    disks = Ticket.objects.filter(title__startswith="Disk").order_by(*ORDERS[ordering])
+
+    found = walk(supervisor, page_size=2, search="disk", **params)
+
+    assert found == [ticket.pk for ticket in disks]

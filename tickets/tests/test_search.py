@@ -1,0 +1,136 @@
+"""`search` on tickets and work orders, the same on PostgreSQL and SQLite.
+
+One term (no spaces) is found as typed anywhere in the title or description; several are each
+found as the start of a word, in any order. On PostgreSQL the queries are served by the GIN
+indexes of the migrations (full-text for words, trigrams for the text as typed).
+"""
+
+import pytest
+from django.db import connection
+
+from tickets.models import Ticket
+from workorders.tests.factories import WorkOrderFactory
+
+from .factories import TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+TICKETS = "/api/v1/tickets/"
+WORK_ORDERS = "/api/v1/work-orders/"
+
+
+@pytest.fixture
+def supervisor(client_for, cast):
+    return client_for(cast["supervisor"])
+
+
+@pytest.fixture
+def tickets(cast):
+    def make(title, description=""):
+        return TicketFactory(
+            title=title, description=description, team=cast["team"], requester=cast["requester"]
+        )
+
+    return {
+        "fire": make("Printer on fire", "Smoke on floor 3, the mail_queue error again"),
+        "jam": make("Printers jammed", "All of them"),
+        "cafe": make("Café machine", "Leaks water"),
+        "vpn": make("VPN down", "Cannot connect from home"),
+        "code": make("Login fails", "Error E4521 after the update"),
+    }
+
+
+def found(client, url=TICKETS, **params) -> set[int]:
+    response = client.get(url, {**params, "page_size": 200})
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    assert body["count"] == len(body["results"])
+    return {row["id"] for row in body["results"]}
+
+
+def pks(tickets, *names) -> set[int]:
+    return {tickets[name].pk for name in names}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("printer", {"fire", "jam"}),  # a word and a longer one
+        ("PRINTER", {"fire", "jam"}),  # any case
+        ("rinter", {"fire", "jam"}),  # one term: anywhere, also inside a word
+        ("e4521", {"code"}),
+        ("mail_queue", {"fire"}),  # `_` is a character like any other
+        ("café", {"cafe"}),
+        ("zebra", set()),
+        ("  vpn  ", {"vpn"}),  # surrounding spaces do not count
+    ],
+)
+def test_one_term_is_found_as_typed_in_the_title_or_description(
+    supervisor, tickets, text, expected
+):
+    assert found(supervisor, search=text) == pks(tickets, *expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("printer fire", {"fire"}),  # every word, not the phrase
+        ("fire printer", {"fire"}),  # in any order
+        ("print fir", {"fire"}),  # each as the start of a word
+        ("printer smoke", {"fire"}),  # across title and description
+        ("printers jam", {"jam"}),
+        ("mail queue", {"fire"}),  # words of mail_queue
+        ("CAFÉ leaks", {"cafe"}),
+        ("rinter fire", set()),  # not the start of a word
+        ("printer zebra", set()),  # every word must be there
+    ],
+)
+def test_several_terms_are_each_found_as_the_start_of_a_word(supervisor, tickets, text, expected):
+    assert found(supervisor, search=text) == pks(tickets, *expected)
+
+
+def test_search_combines_with_the_other_filters_and_the_visibility(client_for, cast, tickets):
+    outsider = client_for(cast["outsider_agent"])
+    Ticket.objects.filter(pk=tickets["jam"].pk).update(priority="urgent")
+
+    assert found(client_for(cast["supervisor"]), search="printer", priority="urgent") == pks(
+        tickets, "jam"
+    )
+    assert found(outsider, search="printer") == set()
+
+
+def test_work_orders_are_searched_alike(supervisor, cast):
+    boiler = WorkOrderFactory(team=cast["team"], title="Boiler service", description="Annual")
+    WorkOrderFactory(team=cast["team"], title="Replace filters", description="In the lobby")
+
+    assert found(supervisor, WORK_ORDERS, search="oiler") == {boiler.pk}
+    assert found(supervisor, WORK_ORDERS, search="annual boil") == {boiler.pk}
+    assert found(supervisor, WORK_ORDERS, search="annual lobby") == set()
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("rinter", "ticket_search_text_idx"), ("printer fire", "ticket_search_words_idx")],
+)
+def test_on_postgresql_the_search_uses_its_gin_index(tickets, text, index):
+    from dispatchdesk.search import search
+
+    assert index in plan(search(Ticket.objects.order_by(), text))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_on_postgresql_the_newest_due_first_order_has_its_index(tickets):
+    from django.db.models import F
+
+    ordered = Ticket.objects.order_by(F("due_at").desc(nulls_last=True), "-id")[:50]
+
+    assert "ticket_due_desc_idx" in plan(ordered)
