@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import JSONField, OuterRef, Q, Subquery
+from django.db.models import F, Func, JSONField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -114,33 +114,46 @@ class WorkItem(FSMModelMixin, models.Model):
         return bool(self.due_at and self.due_at < timezone.now() and not self.is_terminal)
 
 
-class JSONRows(Subquery):
-    """The rows of a `values()` queryset as one JSON array of objects in id order: a column of
-    the outer query instead of a query of its own (and no model instances)."""
+class WorkOrderSummaries(Func):
+    """`[{id, title, status}]` of each ticket's linked work orders that `user` may see, in id
+    order: one JSON column of the tickets' own query rather than a query of its own.
+
+    Written as SQL because it is part of every ticket that is read: built by the ORM, this
+    subquery cost more than reading the tickets (see docs/benchmarks.md).
+    """
 
     output_field = JSONField()
 
-    def as_sql(self, compiler, connection, template=None, **extra_context):
-        quote = connection.ops.quote_name
-        pairs = ", ".join(f"'{name}', summary.{quote(name)}" for name in self.query.values_select)
+    def __init__(self, user):
+        super().__init__(F("pk"))
+        self.user = user
+
+    def as_sql(self, compiler, connection, **extra_context):
+        ticket_id, ticket_params = compiler.compile(self.source_expressions[0])
+        work_orders = Ticket.work_orders.rel.related_model
+        visible, visible_params = work_orders.objects.visible_to_sql(self.user, "wo")
+        table = connection.ops.quote_name(work_orders._meta.db_table)
+        rows = f"SELECT wo.id, wo.title, wo.status FROM {table} wo WHERE wo.ticket_id = {ticket_id}"
+        rows = f"{rows} AND {visible} ORDER BY wo.id"
         if connection.vendor == "postgresql":
             # As text, which JSONField decodes (psycopg would decode `json` itself).
-            rows = f"json_agg(json_build_object({pairs}) ORDER BY summary.{quote('id')})::text"
+            summaries = (
+                "json_agg(json_build_object('id', s.id, 'title', s.title, 'status', s.status)"
+                " ORDER BY s.id)::text"
+            )
         else:  # SQLite keeps the order of the ordered subquery
-            rows = f"json_group_array(json_object({pairs}))"
-        template = f"COALESCE((SELECT {rows} FROM (%(subquery)s) summary), '[]')"
-        return super().as_sql(compiler, connection, template=template, **extra_context)
+            summaries = (
+                "json_group_array(json_object('id', s.id, 'title', s.title, 'status', s.status))"
+            )
+        sql = f"COALESCE((SELECT {summaries} FROM ({rows}) s), '[]')"
+        return sql, (*ticket_params, *visible_params)
 
 
 class TicketQuerySet(WorkItemQuerySet):
     def with_work_order_summaries(self, user):
         """`work_order_summaries`: `[{id, title, status}]` of the linked work orders that
         `user` may see, in id order, read with the tickets themselves."""
-        work_orders = self.model.work_orders.rel.related_model.objects.visible_to(user)
-        summaries = work_orders.filter(ticket_id=OuterRef("pk")).order_by("id")
-        return self.annotate(
-            work_order_summaries=JSONRows(summaries.values("id", "title", "status"))
-        )
+        return self.annotate(work_order_summaries=WorkOrderSummaries(user))
 
     def visible_to(self, user):
         """The one place that decides which tickets a user may see."""

@@ -4,6 +4,9 @@ import pytest
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.authentication import user_by_id
+from accounts.models import User
+
 from .factories import PASSWORD, AgentFactory, RequesterFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +124,41 @@ def test_access_token_of_a_deactivated_user_is_401(api_client, client_for):
     user.save()
 
     assert client.get(ME_URL).status_code == 401
+
+
+def test_access_token_of_a_deleted_user_is_401(api_client, client_for):
+    user = AgentFactory()
+    client = client_for(user)
+    user.delete()
+
+    response = client.get(ME_URL)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "user_not_found"
+
+
+def test_access_token_with_a_malformed_user_id_is_401(api_client):
+    token = AccessToken.for_user(AgentFactory())
+    token["user_id"] = "1; DROP TABLE accounts_user"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = api_client.get(ME_URL)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "user_not_found"
+
+
+def test_the_authenticated_user_is_the_users_row_as_the_orm_reads_it(client_for):
+    user = AgentFactory(full_name="Alex Agent")
+    fields = [field.attname for field in User._meta.concrete_fields]
+
+    read = user_by_id(str(user.pk))
+
+    assert [getattr(read, name) for name in fields] == [
+        getattr(User.objects.get(pk=user.pk), name) for name in fields
+    ]
+    assert not read._state.adding
+    assert user_by_id(user.pk + 1000) is None
 
 
 def test_token_endpoint_is_throttled(api_client, monkeypatch):
