@@ -13,7 +13,7 @@ from dispatchdesk.workflow import (
     supervisor,
     worker,
 )
-from tickets.models import Ticket, WorkItem, WorkItemQuerySet
+from tickets.models import SeenByWorker, Ticket, WorkItem, WorkItemQuerySet, worker_sees
 
 from .choices import ACTIVE_STATUSES, TERMINAL_STATUSES, WorkOrderStatus
 
@@ -25,7 +25,7 @@ class WorkOrderQuerySet(WorkItemQuerySet):
             return self.all()
         if user.is_requester:
             return self.none()
-        return self.filter(Q(team_id__in=self.teams_of(user)) | Q(assignee_id=user.pk))
+        return self.filter(SeenByWorker(user, "team_id", "assignee_id"))
 
     def visible_to_sql(self, user, alias: str) -> tuple[str, tuple]:
         """`visible_to(user)` as a condition on the work order `alias`, for SQL written by hand
@@ -34,12 +34,7 @@ class WorkOrderQuerySet(WorkItemQuerySet):
             return "1 = 1", ()
         if user.is_requester:
             return "1 = 0", ()
-        teams = self.teams_of(user)
-        team_sql, team_params = teams.sql, teams.params
-        return (
-            f"({alias}.team_id IN ({team_sql}) OR {alias}.assignee_id = %s)",
-            (*team_params, user.pk),
-        )
+        return worker_sees(user, f"{alias}.team_id", f"{alias}.assignee_id")
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)
