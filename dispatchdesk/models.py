@@ -44,7 +44,8 @@ class EventQuerySet(models.QuerySet):
 class Event(models.Model):
     """One change to a ticket or work order. Append-only: written with the change, never edited."""
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    # Looked up through the (content_type, object_id, id) index of Meta, which leads with it.
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, db_index=False)
     object_id = models.PositiveBigIntegerField()
     subject = GenericForeignKey("content_type", "object_id")
     at = models.DateTimeField(default=timezone.now)

@@ -80,16 +80,20 @@ class WorkItem(FSMModelMixin, models.Model):
         output_field=models.SmallIntegerField(),
         db_persist=True,
     )
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="%(class)ss")
+    # team and assignee lead composite indexes (Meta.indexes), which serve their lookups too.
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="%(class)ss", db_index=False
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="assigned_%(class)ss",
+        db_index=False,
     )
     due_at = models.DateTimeField(null=True, blank=True)
-    external_ref = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    external_ref = models.CharField(max_length=100, null=True, blank=True)  # unique: Meta
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -115,6 +119,11 @@ class WorkItem(FSMModelMixin, models.Model):
                 fields=["assignee", "-created_at", "-id"], name="%(class)s_assignee_created_idx"
             ),
             models.Index(fields=["team", "status"], name="%(class)s_team_status_idx"),
+        ]
+        # A constraint rather than unique=True, which on PostgreSQL adds a second index for
+        # LIKE queries that nothing runs.
+        constraints = [
+            models.UniqueConstraint(fields=["external_ref"], name="%(class)s_external_ref_unique")
         ]
 
     def __str__(self) -> str:
@@ -305,7 +314,9 @@ class Ticket(WorkItem):
 
 
 class Comment(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )  # comment_ticket_idx leads with it
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField()
     # Internal comments are for agents and supervisors only; requesters never see them.

@@ -94,6 +94,7 @@ class WorkOrder(WorkItem):
     class Meta(WorkItem.Meta):
         verbose_name = "work order"
         constraints = [
+            *WorkItem.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(scheduled_end__isnull=True)
                 | Q(scheduled_start__isnull=True)
@@ -192,7 +193,9 @@ class WorkOrder(WorkItem):
 
 
 class ChecklistItem(models.Model):
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="checklist")
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="checklist", db_index=False
+    )  # checklist_order_idx leads with it
     text = models.CharField(max_length=500)
     position = models.PositiveIntegerField(default=0)
     done = models.BooleanField(default=False)
