@@ -8,8 +8,8 @@ BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/dispatchdesk_benc
 it, generates the people and N tickets (bench/import/generate.py), imports the people, then
 times, `--repeat` times each, with a CHECKPOINT before every timed step:
 
-- bare COPY: PostgreSQL's COPY of the tickets file into an unlogged table of the same
-  columns (no indexes, constraints or history): the fastest PostgreSQL takes in that file;
+- bare COPY: PostgreSQL's COPY of the tickets file into a plain table of the same columns
+  (no indexes, constraints or history): the fastest PostgreSQL stores that file;
 - import_tickets: the whole command on that file into the empty tickets table (reading,
   checking, writing, history, commit);
 - re-run: the same command again, every row unchanged;
@@ -92,7 +92,7 @@ def timed(step) -> float:
 def bare_copy(conn, path: Path) -> float:
     columns = ", ".join(f"{name} {kind}" for name, kind in BARE_COLUMNS.items())
     conn.execute(f"DROP TABLE IF EXISTS {BARE_TABLE}")
-    conn.execute(f"CREATE UNLOGGED TABLE {BARE_TABLE} ({columns})")
+    conn.execute(f"CREATE TABLE {BARE_TABLE} ({columns})")
     conn.commit()
     checkpoint(conn)
 
@@ -283,7 +283,7 @@ def main() -> None:
     print("| step | seconds | rows/s | × bare COPY |")
     print("|---|---:|---:|---:|")
     labels = {
-        "bare": "PostgreSQL COPY of the file into a bare unlogged table",
+        "bare": "PostgreSQL COPY of the file into a bare table",
         "floor": "PostgreSQL COPY of the resolved rows + history into the real tables",
         "import": "`import_tickets` (new tickets: read, check, write, history, commit)",
         "rerun": "`import_tickets` again (every row unchanged)",
