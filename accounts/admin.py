@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from dispatchdesk.admin_imports import ImportAdminMixin
+
+from .imports import UserImport
 from .models import Team, User
 
 
@@ -18,8 +21,10 @@ class UserChangeForm(auth_forms.UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
     """Supervisors may look people up; only admins (superusers) change users and roles."""
+
+    importer_class = UserImport
 
     form = UserChangeForm
     add_form = UserCreationForm
@@ -54,6 +59,9 @@ class UserAdmin(DjangoUserAdmin):
     def has_delete_permission(self, request, obj=None):
         # People are deactivated, not deleted; only an admin may delete, to clean up data.
         return request.user.is_superuser
+
+    def has_import_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser  # roles are for admins
 
 
 @admin.register(Team)

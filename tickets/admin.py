@@ -1,8 +1,10 @@
 from django.contrib import admin
 
 from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
+from dispatchdesk.admin_imports import ImportAdminMixin
 from workorders.models import WorkOrder
 
+from .imports import TicketImport
 from .models import Comment, Ticket
 from .serializers import TicketTransitionSerializer
 from .services import WORKER_EDITABLE, comment_add, ticket_create, ticket_update
@@ -45,7 +47,8 @@ class WorkOrderInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(WorkItemAdmin):
+class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
+    importer_class = TicketImport
     transition_serializer = TicketTransitionSerializer
     list_display = (
         "id",

@@ -1,8 +1,10 @@
 from django.contrib import admin
 
 from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
+from dispatchdesk.admin_imports import ImportAdminMixin
 
 from . import services
+from .imports import WorkOrderImport
 from .models import ChecklistItem, TimeEntry, WorkOrder
 from .serializers import WorkOrderTransitionSerializer
 
@@ -32,7 +34,8 @@ class TimeEntryInline(admin.TabularInline):
 
 
 @admin.register(WorkOrder)
-class WorkOrderAdmin(WorkItemAdmin):
+class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
+    importer_class = WorkOrderImport
     transition_serializer = WorkOrderTransitionSerializer
     list_display = (
         "id",

@@ -175,6 +175,36 @@ def test_the_assign_to_me_action_and_the_overdue_filter(page, live_server, desk)
     assert (event.type, event.data) == ("assigned", {"from": None, "to": desk["supervisor"].pk})
 
 
+def test_a_supervisor_imports_tickets_from_the_admin(page, live_server, desk, tmp_path):
+    agent = desk["agent"].email
+    header = "external_ref,title,team,requester_email,assignee_email,priority,status"
+    rows = [
+        f"T-1,Projector in room 4,IT Support,{agent},{agent},high,open",
+        f"T-2,Badge reader,IT Support,{agent},,asap,new",  # a bad priority
+        f"T-3,New laptop,IT Support,{agent},,low,new",
+    ]
+    upload = tmp_path / "tickets.csv"
+    upload.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    log_in(page, live_server, "sam@example.com")
+
+    page.goto(f"{live_server.url}/admin/tickets/ticket/")
+    page.click("#import-link")
+    page.set_input_files("input[type=file]", str(upload))
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.locator("#import-summary")).to_contain_text("2 to create")
+    expect(page.locator("#import-errors")).to_contain_text("line 3: priority:")
+    screenshot(page, tmp_path, "admin-ticket-import")
+    assert not Ticket.objects.filter(external_ref__isnull=False).exists()
+
+    page.get_by_role("button", name="Import the good rows, skip the 1 bad row").click()
+    expect(page.locator(".messagelist")).to_contain_text("2 created")
+
+    imported = dict(
+        Ticket.objects.filter(external_ref__isnull=False).values_list("external_ref", "title")
+    )
+    assert imported == {"T-1": "Projector in room 4", "T-3": "New laptop"}
+
+
 def test_agents_cannot_log_into_the_admin(page, live_server, desk):
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", desk["agent"].email)
