@@ -257,4 +257,6 @@ def test_a_file_over_the_request_limit_is_refused_before_it_is_read(world, as_us
     refused = upload(as_user(world["supervisor"]), TICKET_IMPORT, csv_file(rows))
 
     assert refused.status_code == 413
+    assert refused["Content-Type"] == "text/plain; charset=utf-8"
+    assert "manage.py import_tickets" in refused.content.decode()
     assert not Ticket.objects.exists()

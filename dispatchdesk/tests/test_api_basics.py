@@ -31,6 +31,16 @@ def test_schema_and_docs_pages_are_served_without_a_cdn(client, path):
 
     assert response.status_code == 200
     assert b"cdn.jsdelivr.net" not in response.content
+    assert b"fonts.googleapis.com" not in response.content
+    assert b"fonts.gstatic.com" not in response.content
+
+
+def test_the_redoc_page_still_loads_redoc_and_the_schema(client):
+    page = client.get("/api/redoc/").content.decode()
+
+    bundle = "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+    assert f'<script src="{bundle}">' in page
+    assert "/api/schema/" in page
 
 
 def test_browsable_api_root_lists_the_resources(client):
