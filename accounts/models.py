@@ -79,6 +79,11 @@ class User(AbstractBaseUser):
 
     objects = UserManager()
 
+    # The ids of the user's teams as read together with the user (API authentication does, in
+    # the same query); None when they were not. Never written: a user read this way lives for
+    # one request.
+    loaded_team_ids: tuple[int, ...] | None = None
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

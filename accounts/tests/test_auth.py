@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.authentication import user_by_id
 from accounts.models import User
 
-from .factories import PASSWORD, AgentFactory, RequesterFactory
+from .factories import PASSWORD, AgentFactory, RequesterFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +159,15 @@ def test_the_authenticated_user_is_the_users_row_as_the_orm_reads_it(client_for)
     ]
     assert not read._state.adding
     assert user_by_id(user.pk + 1000) is None
+
+
+def test_the_authenticated_user_comes_with_the_ids_of_their_teams():
+    first, second = TeamFactory(), TeamFactory()
+    member = AgentFactory(teams=[second, first])
+
+    assert user_by_id(member.pk).loaded_team_ids == tuple(sorted([first.pk, second.pk]))
+    assert user_by_id(AgentFactory().pk).loaded_team_ids == ()
+    assert User.objects.get(pk=member.pk).loaded_team_ids is None  # the ORM does not load them
 
 
 def test_token_endpoint_is_throttled(api_client, monkeypatch):

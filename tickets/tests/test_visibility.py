@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.authentication import user_by_id
 from accounts.tests.factories import AgentFactory
 from tickets.models import Ticket
 
@@ -50,6 +51,18 @@ def test_agents_see_tickets_assigned_to_them_outside_their_teams(cast):
     TicketFactory(team=cast["team"])
 
     assert list(Ticket.objects.visible_to(lone_agent)) == [mine]
+    assert list(Ticket.objects.visible_to(user_by_id(lone_agent.pk))) == [mine]  # no teams
+
+
+@pytest.mark.parametrize("actor", list(SEES))
+def test_the_same_tickets_whether_the_teams_were_read_with_the_user_or_not(cast, tickets, actor):
+    """API requests carry the user's team ids (accounts.authentication); other code does not."""
+    as_read_by_the_api = user_by_id(cast[actor].pk)
+    assert as_read_by_the_api.loaded_team_ids is not None
+    expected = {tickets[name].pk for name in SEES[actor]}
+
+    for user in (cast[actor], as_read_by_the_api):
+        assert set(Ticket.objects.visible_to(user).values_list("pk", flat=True)) == expected
 
 
 @pytest.mark.parametrize("actor", list(SEES))
