@@ -10,8 +10,10 @@ never count a large result to its last row:
 - With more, `count` is PostgreSQL's estimate (EXPLAIN, nothing is run; at least 1,001) and the
   page is read in index order. Other databases (SQLite in development) count exactly.
 - Lists of tickets and work orders, which grow to millions, ask for the estimate first: when
-  the planner expects more than 10,000 rows, `count` is that estimate and the ids are not
-  fetched at all (finding 1,001 rows that match an expensive filter is not free).
+  the planner expects more than 3,000 rows, `count` is that estimate and the ids are not
+  fetched at all (finding 1,001 rows that match an expensive filter is not free). Three times
+  the exact limit is margin enough because those lists name the user's teams as values, which
+  PostgreSQL estimates from its statistics (see tickets.models.worker_sees).
 
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
 either way: a page reads one row more than it shows.
@@ -63,7 +65,7 @@ class CappedCountPaginator(DjangoPaginator):
 
     # With `estimate_first`, above this many expected rows the estimate is taken as it is.
     estimate_first = False
-    trust_estimate_above = 10_000
+    trust_estimate_above = 3_000
 
     @cached_property
     def _ids(self) -> QuerySet:

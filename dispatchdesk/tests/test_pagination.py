@@ -112,11 +112,28 @@ def test_a_big_expected_list_is_not_counted(supervisor, eight, monkeypatch, limi
         assert body["count"] == 8
 
 
+@pytest.mark.parametrize(("estimate", "probed"), [(3_000, True), (3_001, False)])
+def test_estimates_above_three_times_the_exact_limit_are_taken_as_they_are(
+    supervisor, eight, monkeypatch, estimate, probed
+):
+    monkeypatch.setattr(pagination, "planner_estimate", lambda *args: estimate)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = supervisor.get(URL, {"page_size": 3}).json()
+
+    assert [row["id"] for row in body["results"]] == eight[:3]
+    if POSTGRESQL:
+        assert any("array_agg" in query["sql"] for query in queries) == probed
+        assert body["count"] == (8 if probed else estimate)
+    else:
+        assert body["count"] == 8  # SQLite has no estimate: always exact
+
+
 @pytest.mark.skipif(not POSTGRESQL, reason="the planner's estimate is PostgreSQL's")
 def test_when_the_planner_expects_far_more_rows_the_page_is_read_by_id(
     supervisor, eight, monkeypatch
 ):
-    monkeypatch.setattr(pagination, "planner_estimate", lambda *args: 5_000)
+    monkeypatch.setattr(pagination, "planner_estimate", lambda *args: 2_500)
 
     with CaptureQueriesContext(connection) as queries:
         body = supervisor.get(URL, {"page_size": 3}).json()
