@@ -30,6 +30,9 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
+# The largest OFFSET and LIMIT PostgreSQL and SQLite take (signed 64-bit integers).
+MAX_OFFSET = 2**63 - 1
+
 
 def planner_estimate(sql: str, params, using: str) -> int:
     """The number of rows PostgreSQL expects the query to return (EXPLAIN: nothing is run)."""
@@ -144,6 +147,9 @@ class CappedCountPaginator(DjangoPaginator):
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
+        if bottom + self.per_page + 1 > MAX_OFFSET:
+            # No table holds that many rows, and no database takes such an OFFSET.
+            raise EmptyPage(self.error_messages["no_results"])
         rows = self.object_list
         if isinstance(rows, QuerySet) and self._probe is not None:
             if self._read_by_id:

@@ -81,6 +81,24 @@ def test_a_page_that_is_not_there_is_not_found(supervisor, eight, page):
     assert response.json()["code"] == "not_found"
 
 
+HUGE_PAGE = "805066107342477025874018304"  # found by the fuzzer: OFFSET beyond 64 bits
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/work-orders/", "/api/v1/users/", "/api/v1/teams/"])
+@pytest.mark.parametrize("page", [HUGE_PAGE, str(2**63 // 50 + 1), str(2**62)])
+def test_a_page_far_beyond_any_offset_the_database_takes_is_not_found(supervisor, eight, url, page):
+    response = supervisor.get(url, {"page": page, "page_size": 50})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_huge_page_of_a_ticket_s_comments_is_not_found(supervisor, eight):
+    response = supervisor.get(f"{URL}{eight[0]}/comments/", {"page": HUGE_PAGE})
+
+    assert response.status_code == 404
+
+
 def test_the_last_page(supervisor, eight):
     body = supervisor.get(URL, {"page_size": 3, "page": "last"}).json()
 
