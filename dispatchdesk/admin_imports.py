@@ -131,11 +131,10 @@ class ImportAdminMixin:
         )
 
     def read(self, name: str, fmt: str | None, content: bytes) -> list[bulk.Row]:
-        kind = self.importer_class
         if fmt is None and Path(name).suffix.lower().lstrip(".") not in bulk.FORMATS:
+            # bulk.detect_format would point to the commands' --format.
             raise bulk.FileProblem(f"{name}: cannot tell the format from the name; choose one.")
-        fmt = bulk.detect_format(name, fmt)
-        return bulk.read_rows(content, name, fmt, kind.columns, kind.key, kind.list_columns)
+        return self.importer_class.read(content, name, bulk.detect_format(name, fmt))
 
     def run(self, rows, name: str, *, dry_run=False, skip_invalid=False, by=None) -> bulk.Report:
         importer = self.importer_class(by=by)

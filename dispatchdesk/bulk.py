@@ -378,6 +378,11 @@ class Importer:
     # Fields written on every update besides the changed ones (e.g. updated_at).
     stamps: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def read(cls, source: bytes, name: str, fmt: str) -> list[Row]:
+        """Every row of a file of this kind; FileProblem when it cannot be read as rows."""
+        return read_rows(source, name, fmt, cls.columns, cls.key, cls.list_columns)
+
     def __init__(self, *, by=None):
         self.by = by
         self.now = timezone.now()
@@ -822,10 +827,7 @@ class ImportCommand(BaseCommand):
         name = Path(file).name
         with paused_garbage_collection():
             try:
-                fmt = detect_format(file, format)
-                rows = read_rows(
-                    read_file(file), file, fmt, kind.columns, kind.key, kind.list_columns
-                )
+                rows = kind.read(read_file(file), file, detect_format(file, format))
             except FileProblem as exc:
                 raise CommandError(str(exc)) from None
             progress = Progress(self.stderr, len(rows), name)
