@@ -5,7 +5,8 @@ Django's WSGI handler (no server, no network, no concurrency), with production s
                                            [--profile SCENARIO]
 
 Reads the database that `bench/api/run.py` filled (it keeps it with `--reuse`). Next to the
-scenarios it times the same stack with layers taken away, so that each layer's cost shows:
+scenarios it times the same stack with layers taken away (the views of `layers.py`), so that
+each layer's cost shows:
 
 - `django view`: a plain Django view answering `{}` through every middleware;
 - `drf view, no auth`: a DRF APIView answering `{"ok": 1}` without authentication;
@@ -52,35 +53,11 @@ def configure(url: str) -> None:
     django.setup()
 
 
-def add_layer_views() -> None:
-    """The stripped-down views, in front of the project's own URLs."""
-    from django.http import HttpResponse
-    from django.urls import path
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    import dispatchdesk.urls
-
-    class Authenticated(APIView):
-        def get(self, request):
-            return Response({"ok": 1})
-
-    class Anonymous(Authenticated):
-        authentication_classes = []
-        permission_classes = []
-
-    dispatchdesk.urls.urlpatterns[:0] = [
-        path("layers/django", lambda request: HttpResponse(b"{}")),
-        path("layers/drf", Anonymous.as_view()),
-        path("layers/jwt", Authenticated.as_view()),
-    ]
-
-
 class Client:
     def __init__(self):
-        from django.core.wsgi import get_wsgi_application
+        from layers import application
 
-        self.app = get_wsgi_application()
+        self.app = application
         self.token = None
 
     def call(self, method: str, path: str, query: str = "", body: bytes = b"") -> bytes:
@@ -130,7 +107,6 @@ def main() -> None:
     parser.add_argument("--profile", help="profile this scenario instead")
     args = parser.parse_args()
     configure(args.database_url)
-    add_layer_views()
 
     from django.db.models import F, Func
 

@@ -162,6 +162,8 @@ def scenario_requests(fx: Fixtures) -> dict[str, list[str]]:
             get(f"{api}?search={urllib.request.quote(term)}&page_size=50") for term in SEARCH_TERMS
         ],
         "detail": [get(f"{api}{pk}/") for pk in fx.detail_ids],
+        # What the framework and the authentication cost by themselves: no query of its own.
+        "empty view": [get("/layers/jwt")],
         "create": [
             post(
                 api,
@@ -333,7 +335,8 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
         DJANGO_LOG_LEVEL="WARNING",
     )
     floor_env = {**os.environ, "FLOOR_DATABASE_URL": url, "FLOOR_USER_ID": str(fx.agent)}
-    app = Server("dispatchdesk", "dispatchdesk.wsgi:application", APP_PORT, app_env, workers, logs)
+    # The project's application plus the do-nothing views of layers.py (after its own URLs).
+    app = Server("dispatchdesk", "layers:application", APP_PORT, app_env, workers, logs)
     floor = Server("floor", "floor:application", FLOOR_PORT, floor_env, workers, logs)
     results: dict = {"tickets": tickets, "search_counts": fx.search_counts, "scenarios": {}}
     try:
@@ -467,13 +470,23 @@ def machine() -> str:
     )
 
 
-SCENARIOS = ["list", "list filtered", "search", "detail", "create", "transition", "comment"]
+SCENARIOS = [
+    "list",
+    "list filtered",
+    "search",
+    "detail",
+    "empty view",
+    "create",
+    "transition",
+    "comment",
+]
 # The floor each read is compared with: the same 50-ticket page, or the same single ticket.
 FLOOR_OF = {
     "list": "floor list",
     "list filtered": "floor list",
     "search": "floor list",
     "detail": "floor detail",
+    "empty view": "floor detail",
 }
 
 
