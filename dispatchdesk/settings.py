@@ -31,6 +31,22 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}.") from exc
 
 
+def env_float(name: str, default: float) -> float | None:
+    """A positive number; `off` gives None (keep the server's own setting)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() == "off":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a positive number or 'off', got {value!r}.")
+    return number
+
+
 # Core
 # Debug is off unless asked for: a deployment that forgets the variable stays safe.
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
@@ -119,6 +135,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"].setdefault(
         "connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5)
     )
+    # What the planner pays for reading a page out of order. PostgreSQL's default (4) prices a
+    # spinning disk; 1.1 is the usual value for SSDs or data held in memory, and with it the
+    # planner stops building a bitmap of every ticket of an agent's teams to combine with a
+    # search or a filter (docs/benchmarks.md). Sent when connecting: no extra round trip.
+    random_page_cost = env_float("DJANGO_DB_RANDOM_PAGE_COST", 1.1)
+    if random_page_cost is not None:
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "options", f"-c random_page_cost={random_page_cost}"
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

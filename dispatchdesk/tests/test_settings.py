@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 
 from .conftest import SECRET_KEY, run_manage, run_python, settings_in_process
 
@@ -85,6 +86,56 @@ def test_database_url_selects_postgresql_with_persistent_checked_connections():
     assert database["CONN_MAX_AGE"] == 120
     assert database["CONN_HEALTH_CHECKS"] is True
     assert database["OPTIONS"]["connect_timeout"] == 5
+    assert database["OPTIONS"]["options"] == "-c random_page_cost=1.1"
+
+
+@pytest.mark.parametrize(
+    ("value", "options"),
+    [("2", "-c random_page_cost=2.0"), (" 1.5 ", "-c random_page_cost=1.5"), ("off", None)],
+)
+def test_the_planners_random_page_cost_comes_from_the_environment(value, options):
+    values = settings_in_process(
+        "DATABASES",
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://app:pw@db.internal:6543/dispatch",
+        DJANGO_DB_RANDOM_PAGE_COST=value,
+    )
+
+    assert values["DATABASES"]["default"]["OPTIONS"].get("options") == options
+
+
+def test_options_given_in_the_database_url_are_kept():
+    values = settings_in_process(
+        "DATABASES",
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://app:pw@db.internal/dispatch?options=-c%20work_mem%3D8MB",
+    )
+
+    assert values["DATABASES"]["default"]["OPTIONS"]["options"] == "-c work_mem=8MB"
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_plan_with_the_configured_random_page_cost():
+    if connection.vendor != "postgresql":
+        pytest.skip("a setting of PostgreSQL's planner, sent when connecting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        (value,) = cursor.fetchone()
+
+    assert value == "1.1"
+
+
+@pytest.mark.parametrize("value", ["fast", "0", "-1", "nan", "inf"])
+def test_a_malformed_random_page_cost_is_a_clear_error(value):
+    result = run_manage(
+        "check",
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://app:pw@db.internal/dispatch",
+        DJANGO_DB_RANDOM_PAGE_COST=value,
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_DB_RANDOM_PAGE_COST must be a positive number or 'off'" in result.stderr
 
 
 def test_jwt_lifetimes_and_throttle_come_from_the_environment():
