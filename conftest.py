@@ -16,11 +16,17 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
+    from uuid import uuid4
+
     from django.core.cache import cache
 
     # A fast hasher keeps factories cheap; throttling counters must not leak between tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    # Login attempts count in the database cache, whose table transactional tests do not roll
+    # back: each test counts under keys of its own.
+    shared = {**settings.CACHES["shared"], "KEY_PREFIX": uuid4().hex}
+    settings.CACHES = {**settings.CACHES, "shared": shared}
 
 
 @pytest.fixture

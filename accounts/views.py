@@ -1,13 +1,13 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt import views as jwt_views
 
 from .filtersets import TeamFilterSet, UserFilterSet
 from .models import Team, User
 from .permissions import TeamPermission, UserPermission
 from .serializers import TeamSerializer, UserSerializer
+from .throttling import LoginRateThrottle
 
 
 class UserViewSet(
@@ -59,8 +59,7 @@ class MeView(generics.RetrieveAPIView):
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
     """Log in with email and password; answers an access and a refresh token."""
 
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginRateThrottle]
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):

@@ -185,8 +185,17 @@ STORAGES = {
 # In development whitenoise serves straight from the apps' static folders.
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Cache (throttling counters live here)
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Caches. `default` is the process's own memory: the per-user and per-IP request throttles count
+# there, at no cost per request, and each worker counts for itself. `shared` is a table that every
+# worker and server reads (created by a migration): login attempts count there, so that adding
+# workers adds no guesses (accounts/throttling.py).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "dispatchdesk_cache",
+    },
+}
 
 # REST framework
 REST_FRAMEWORK = {

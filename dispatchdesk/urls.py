@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from accounts import urls as accounts_urls
+from accounts.throttling import login_throttled
 from tickets import urls as tickets_urls
 from workorders import urls as workorders_urls
 
@@ -27,6 +29,13 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", template_name="dispatchdesk/redoc.html"),
         name="redoc",
     ),
+    # The two login forms, throttled like the API's login: these come before the includes
+    # that define the same paths, so they are the ones that answer.
+    path(
+        "api-auth/login/",
+        login_throttled(LoginView.as_view(template_name="rest_framework/login.html")),
+    ),
+    path("admin/login/", login_throttled(admin.site.login)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -18,7 +18,9 @@ def test_entrypoint_migrates_creates_the_admin_and_serves(tmp_path):
         try:
             assert server.request("GET", "/healthz") == (200, {"status": "ok"})
             assert server.request("GET", "/readyz") == (200, {"status": "ok"})
-            server.admin_token()  # the first admin logs in
+            # The first admin logs in (the attempt counts in the table of the shared cache,
+            # which migrate creates).
+            server.admin_token()
         finally:
             output = server.stop()
 
