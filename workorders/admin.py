@@ -50,7 +50,9 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
         "actual_minutes",
     )
     list_select_related = ("team", "assignee", "ticket")
-    search_fields = ("title", "description", "location", "external_ref")
+    search_help_text = (
+        "Words of the title or description, part of the location, or an exact external reference."
+    )
     fields = (
         "title",
         "description",
@@ -82,6 +84,9 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_actual_minutes()
+
+    def search_also(self, queryset, term: str):
+        return queryset.filter(location__icontains=term)
 
     @admin.display(description="actual min", ordering="actual_minutes")
     def actual_minutes(self, obj):
