@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -30,6 +32,7 @@ from dispatchdesk.models import Event, EventType
 from tickets.choices import Priority, TicketStatus
 from tickets.models import Comment, Ticket
 from tickets.tests.factories import TicketFactory
+from tickets.tests.test_search import plan
 from workorders.choices import WorkOrderStatus
 from workorders.models import ChecklistItem, TimeEntry, WorkOrder
 from workorders.tests.factories import (
@@ -456,6 +459,31 @@ def test_work_order_change_list_shows_actual_minutes_and_filters(as_supervisor, 
     assert shown_ids(as_supervisor.get(f"{WORK_ORDERS}?assignee__id__exact={agent.pk}")) == {
         late.pk
     }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+@pytest.mark.parametrize(
+    ("model", "term", "indexes"),
+    [
+        (Ticket, "printer", ["ticket_search_text_idx", "ticket_external_ref_unique"]),
+        (Ticket, "printer fire", ["ticket_search_words_idx"]),
+        (Ticket, "pat@example.com", ["tickets_ticket_requester_id"]),
+        (WorkOrder, "boiler", ["workorder_search_text_idx", "workorder_location_text_idx"]),
+    ],
+)
+def test_on_postgresql_every_part_of_the_admin_search_has_an_index(
+    board, supervisor, model, term, indexes
+):
+    RequesterFactory(email="pat@example.com")
+    request = RequestFactory().get("/")
+    request.user = supervisor
+    found, _ = admin.site._registry[model].get_search_results(request, model.objects.all(), term)
+
+    shown = plan(found.order_by())
+
+    assert "Seq Scan" not in shown  # PostgreSQL's only choice when an OR has no index
+    for index in indexes:
+        assert index in shown
 
 
 def test_work_order_search_finds_titles_locations_and_references(as_supervisor, team):
