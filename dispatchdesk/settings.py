@@ -226,6 +226,11 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("DJANGO_ANON_THROTTLE_RATE", "120/minute") or None,
         "user": os.environ.get("DJANGO_USER_THROTTLE_RATE", "1200/minute") or None,
     },
+    # Which address the per-IP throttles count: with 0 the connection's own, and `X-Forwarded-For`
+    # is ignored (left unset, DRF would take the whole header, which any client can make up to
+    # get a fresh budget each time). Behind N proxies, the N-th address from the right: the one
+    # the outermost trusted proxy appended.
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {

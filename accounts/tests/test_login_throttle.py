@@ -81,3 +81,35 @@ def test_an_empty_rate_turns_the_login_throttle_off(client, monkeypatch, supervi
     codes = {form_login(client, ADMIN_LOGIN_URL).status_code for _ in range(5)}
 
     assert codes == {200}
+
+
+def test_a_made_up_forwarded_for_header_buys_no_more_attempts(api_client, supervisor):
+    codes = [
+        api_client.post(
+            TOKEN_URL,
+            {"email": "sam@example.com", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(4)
+    ]
+
+    assert codes == [401, 401, 401, 429]
+
+
+def test_behind_a_proxy_clients_are_told_apart_by_the_address_it_adds(
+    api_client, supervisor, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    def attempt(forwarded_for):
+        return api_client.post(
+            TOKEN_URL,
+            {"email": "sam@example.com", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        ).status_code
+
+    # The proxy appends the address it saw; whatever the client wrote before it is ignored.
+    codes = [attempt(f"198.51.100.{n}, 203.0.113.7") for n in range(4)]
+
+    assert codes == [401, 401, 401, 429]
+    assert attempt("203.0.113.8") == 401  # another client behind the same proxy

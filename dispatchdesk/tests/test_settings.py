@@ -157,6 +157,14 @@ def test_jwt_lifetimes_and_throttle_come_from_the_environment():
     assert result.stdout.split() == ["300", "2", "7/minute"]
 
 
+def test_the_number_of_proxies_comes_from_the_environment():
+    default = settings_in_process("REST_FRAMEWORK", DJANGO_DEBUG="1")
+    behind_two = settings_in_process("REST_FRAMEWORK", DJANGO_DEBUG="1", DJANGO_NUM_PROXIES="2")
+
+    assert default["REST_FRAMEWORK"]["NUM_PROXIES"] == 0
+    assert behind_two["REST_FRAMEWORK"]["NUM_PROXIES"] == 2
+
+
 def test_a_malformed_integer_setting_is_a_clear_error():
     result = run_manage("check", DJANGO_DEBUG="1", DJANGO_DB_CONN_MAX_AGE="soon")
 
