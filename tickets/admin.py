@@ -100,13 +100,18 @@ class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
         transition_action("close", "Close resolved tickets"),
     )
 
+    # Up to this many people matching an email are looked up by their ids (see search_also).
+    requester_ids_up_to = 1000
+
     def search_also(self, queryset, term: str):
         if "@" not in term:
             return queryset.none()
         # The people first (a small table), then their tickets through the requester index:
-        # a condition on the joined users table would have PostgreSQL read every ticket.
-        requesters = list(User.objects.filter(email__icontains=term).values_list("pk", flat=True))
-        return queryset.filter(requester__in=requesters)
+        # a condition on the joined users table would have PostgreSQL read every ticket. When
+        # many match (a whole domain), a subquery instead of thousands of parameters.
+        people = User.objects.filter(email__icontains=term).values_list("pk", flat=True)
+        ids = list(people[: self.requester_ids_up_to])
+        return queryset.filter(requester__in=ids if len(ids) < self.requester_ids_up_to else people)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -486,6 +486,20 @@ def test_on_postgresql_every_part_of_the_admin_search_has_an_index(
         assert index in shown
 
 
+def test_searching_a_whole_email_domain_finds_every_requesters_tickets(
+    as_supervisor, team, monkeypatch
+):
+    monkeypatch.setattr(admin.site._registry[Ticket], "requester_ids_up_to", 2)
+    mine = {
+        TicketFactory(team=team, requester=RequesterFactory(email=f"r{n}@client.example")).pk
+        for n in range(3)
+    }
+    TicketFactory(team=team, requester=RequesterFactory(email="someone@elsewhere.example"))
+
+    assert shown_ids(as_supervisor.get(f"{TICKETS}?q=@client.example")) == mine
+    assert shown_ids(as_supervisor.get(f"{TICKETS}?q=r1@client.example")) == {sorted(mine)[1]}
+
+
 def test_work_order_search_finds_titles_locations_and_references(as_supervisor, team):
     boiler = WorkOrderFactory(team=team, title="Service the boiler", location="Plant room B")
     pump = WorkOrderFactory(team=team, title="Replace pump seal", external_ref="PM-77")
