@@ -44,24 +44,18 @@ class ImportAdminMixin:
         """Supervisors and admins import tickets and work orders (see UserAdmin for people)."""
         return request.user.is_active and request.user.is_staff
 
+    def url_name(self, view: str) -> str:
+        """The name of one of this model's admin views (`import`, `changelist`, ...)."""
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_{view}"
+
     def get_urls(self):
-        opts = self.model._meta
-        own = [
-            path(
-                "import/",
-                self.admin_site.admin_view(self.import_view),
-                name=f"{opts.app_label}_{opts.model_name}_import",
-            )
-        ]
-        return own + super().get_urls()
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name=self.url_name("import")), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         if self.has_import_permission(request):
-            opts = self.model._meta
-            extra_context = {
-                **(extra_context or {}),
-                "import_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_import"),
-            }
+            import_url = reverse(f"admin:{self.url_name('import')}")
+            extra_context = {**(extra_context or {}), "import_url": import_url}
         return super().changelist_view(request, extra_context)
 
     @property
@@ -110,7 +104,7 @@ class ImportAdminMixin:
         report = self.run(rows, pending["name"], skip_invalid=skip_invalid, by=request.user)
         if not report.failed:
             self.message_user(request, report.summary(), messages.SUCCESS)
-            return HttpResponseRedirect(self.changelist_url)
+            return HttpResponseRedirect(reverse(f"admin:{self.url_name('changelist')}"))
         # Rows can go bad between the check and the confirmation: they are shown as the check
         # showed them.
         if skip_invalid:
@@ -123,12 +117,6 @@ class ImportAdminMixin:
                 messages.ERROR,
             )
         return self.render_import(request, UploadForm(), report)
-
-    @property
-    def changelist_url(self) -> str:
-        return reverse(
-            f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
-        )
 
     def read(self, name: str, fmt: str | None, content: bytes) -> list[bulk.Row]:
         if fmt is None and Path(name).suffix.lower().lstrip(".") not in bulk.FORMATS:
