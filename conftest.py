@@ -20,9 +20,16 @@ def _test_settings(settings):
 
     from django.core.cache import cache
 
+    from accounts.authentication import forget_recent_users
+
     # A fast hasher keeps factories cheap; throttling counters must not leak between tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    # Every request reads its user, as a worker does the first time it sees them: query counts
+    # stay the same from one request to the next (tests of the keeping turn it on).
+    settings.JWT_USER_CACHE_SECONDS = 0
+    # Users that API authentication kept: ids are used again after a rollback on SQLite.
+    forget_recent_users()
     # Login attempts count in the database cache, whose table transactional tests do not roll
     # back: each test counts under keys of its own.
     shared = {**settings.CACHES["shared"], "KEY_PREFIX": uuid4().hex}

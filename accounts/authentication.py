@@ -1,5 +1,7 @@
 from functools import cache
+from time import monotonic as clock
 
+from django.conf import settings
 from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
@@ -29,25 +31,27 @@ def _user_by_id_sql(database: str) -> str:
     )
 
 
-def user_by_id(user_id) -> User | None:
-    """The user with this id, as `User.objects.get(pk=...)` gives it, with `loaded_team_ids`,
-    in one query written once per process: every API request reads its user (building and
-    compiling that query each time cost as much as running it), and its visibility rules need
-    the user's teams."""
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        return None
-    database = router.db_for_read(User)
+# {(database, user id): (when read, the row's values and team ids, or None: no such user)}
+_recent_rows: dict = {}
+# More users than this active in one process within the time a row is kept: start afresh.
+MAX_RECENT_USERS = 10_000
+
+
+def forget_recent_users(**signal_kwargs) -> None:
+    """Drop the rows `user_by_id` keeps: a user or a team membership changed in this process
+    (connected to the models' signals in AccountsConfig.ready)."""
+    _recent_rows.clear()
+
+
+def _read_user_row(database: str, user_id: int) -> tuple[list, tuple] | None:
     connection = connections[database]
     with connection.cursor() as cursor:
         cursor.execute(_user_by_id_sql(database), [user_id])
         rows = cursor.fetchall()
     if not rows:
         return None
-    fields = User._meta.concrete_fields
     values = []
-    for field, value in zip(fields, rows[0], strict=False):
+    for field, value in zip(User._meta.concrete_fields, rows[0], strict=False):
         # The database's and the field's conversions, as the ORM applies them (SQLite gives
         # naive datetimes, for one).
         column = field.get_col(User._meta.db_table)
@@ -56,8 +60,39 @@ def user_by_id(user_id) -> User | None:
         ):
             value = convert(value, column, connection)
         values.append(value)
-    user = User.from_db(database, [field.attname for field in fields], values)
-    user.loaded_team_ids = tuple(sorted(row[-1] for row in rows if row[-1] is not None))
+    return values, tuple(sorted(row[-1] for row in rows if row[-1] is not None))
+
+
+def user_by_id(user_id) -> User | None:
+    """The user with this id, as `User.objects.get(pk=...)` gives it, with `loaded_team_ids`,
+    in one query written once per process: every API request reads its user (building and
+    compiling that query each time cost as much as running it), and its visibility rules need
+    the user's teams.
+
+    The row is kept for `JWT_USER_CACHE_SECONDS` in this process, so that a client sending
+    many requests does not pay a round trip to the database for its user on each: a change to
+    the user (deactivated, another role or teams) reaches this process's next request when made
+    here, and at the latest that many seconds later when made elsewhere. Each request gets an
+    instance of its own."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    database = router.db_for_read(User)
+    key, now = (database, user_id), clock()
+    remembered = _recent_rows.get(key)
+    if remembered is None or now - remembered[0] >= settings.JWT_USER_CACHE_SECONDS:
+        remembered = (now, _read_user_row(database, user_id))
+        if settings.JWT_USER_CACHE_SECONDS > 0:
+            if len(_recent_rows) >= MAX_RECENT_USERS:
+                _recent_rows.clear()
+            _recent_rows[key] = remembered
+    row = remembered[1]
+    if row is None:
+        return None
+    values, team_ids = row
+    user = User.from_db(database, [field.attname for field in User._meta.concrete_fields], values)
+    user.loaded_team_ids = team_ids
     return user
 
 

@@ -53,7 +53,9 @@ class MeView(generics.RetrieveAPIView):
     serializer_class = UserSerializer
 
     def get_object(self):
-        return self.request.user
+        # Read afresh: the user authentication gives may be a few seconds old
+        # (JWT_USER_CACHE_SECONDS), and a user looking at themselves expects the truth.
+        return User.objects.prefetch_related("teams").get(pk=self.request.user.pk)
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):

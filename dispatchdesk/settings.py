@@ -241,6 +241,8 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# How long a worker keeps the user row it read for an access token (0: read it every request).
+JWT_USER_CACHE_SECONDS = env_int("JWT_USER_CACHE_SECONDS", 5)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "DispatchDesk API",

@@ -1,9 +1,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts import authentication
 from accounts.authentication import user_by_id
 from accounts.models import User
 
@@ -188,3 +191,103 @@ def test_session_login_works_for_the_browsable_api(client):
 
     assert response.status_code == 200
     assert b"alex@example.com" in response.content
+
+
+class Clock:
+    """Stands in for the monotonic clock of accounts.authentication."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    settings.JWT_USER_CACHE_SECONDS = 5
+    fake = Clock()
+    monkeypatch.setattr(authentication, "clock", fake)
+    return fake
+
+
+def test_a_users_row_is_read_once_while_it_is_kept(client_for, clock):
+    client = client_for(AgentFactory())
+    assert client.get(ME_URL).status_code == 200
+
+    clock.now += 4.9
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/tickets/")
+    assert not [q for q in queries if '"accounts_user_teams"' in q["sql"]]
+
+    clock.now += 0.1  # kept for 5 seconds: read again
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/tickets/")
+    assert [q for q in queries if '"accounts_user_teams"' in q["sql"]]
+
+
+def test_a_change_made_elsewhere_reaches_the_api_when_the_row_expires(client_for, clock):
+    user = AgentFactory()
+    client = client_for(user)
+    assert client.get(ME_URL).status_code == 200
+    # As another worker or a bulk write does it: no signal reaches this process.
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    clock.now += 4
+    assert client.get("/api/v1/tickets/").status_code == 200
+    clock.now += 1
+    response = client.get("/api/v1/tickets/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "user_inactive"
+
+
+def test_a_change_made_in_this_process_reaches_the_next_request(client_for, clock):
+    agent = AgentFactory()
+    client = client_for(agent)
+    assert client.get(ME_URL).status_code == 200
+
+    agent.is_active = False
+    agent.save()
+
+    assert client.get("/api/v1/tickets/").status_code == 401
+
+
+def test_a_new_team_reaches_the_next_request(client_for, clock):
+    team = TeamFactory()
+    agent = AgentFactory()
+    client = client_for(agent)
+    assert client.get(ME_URL).status_code == 200
+    assert user_by_id(agent.pk).loaded_team_ids == ()
+
+    agent.teams.add(team)
+
+    assert user_by_id(agent.pk).loaded_team_ids == (team.pk,)
+
+
+def test_each_request_gets_a_user_instance_of_its_own(clock):
+    agent = AgentFactory()
+    first = user_by_id(agent.pk)
+    first.full_name = "changed in memory"
+
+    second = user_by_id(agent.pk)
+    assert second is not first
+    assert second.full_name == agent.full_name
+
+
+def test_with_no_keeping_every_request_reads_the_user(client_for, settings):
+    settings.JWT_USER_CACHE_SECONDS = 0
+    user = AgentFactory()
+    client = client_for(user)
+    assert client.get(ME_URL).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    assert client.get("/api/v1/tickets/").status_code == 401
+
+
+def test_me_shows_a_change_made_elsewhere_at_once(client_for, clock):
+    user = AgentFactory(full_name="Old Name")
+    client = client_for(user)
+    assert client.get(ME_URL).json()["full_name"] == "Old Name"
+    User.objects.filter(pk=user.pk).update(full_name="New Name")
+
+    assert client.get(ME_URL).json()["full_name"] == "New Name"
