@@ -130,6 +130,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with the health check skipped for a connection that just answered.
+    DATABASES["default"]["ENGINE"] = "dispatchdesk.postgresql"
     # Fail fast instead of hanging when the database is unreachable.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault(

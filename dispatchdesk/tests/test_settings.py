@@ -77,7 +77,7 @@ def test_database_url_selects_postgresql_with_persistent_checked_connections():
     )
 
     database = values["DATABASES"]["default"]
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "dispatchdesk.postgresql"
     assert (database["HOST"], database["PORT"], database["NAME"]) == (
         "db.internal",
         6543,
