@@ -36,6 +36,28 @@ def _test_settings(settings):
     settings.CACHES = {**settings.CACHES, "shared": shared}
 
 
+class FakeClock:
+    """Stands in for a module's monotonic `clock`: time moves when a test says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """`fake_clock(module)` replaces `module.clock` with a FakeClock for the test."""
+
+    def install(module) -> FakeClock:
+        clock = FakeClock()
+        monkeypatch.setattr(module, "clock", clock)
+        return clock
+
+    return install
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

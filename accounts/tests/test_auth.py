@@ -193,22 +193,10 @@ def test_session_login_works_for_the_browsable_api(client):
     assert b"alex@example.com" in response.content
 
 
-class Clock:
-    """Stands in for the monotonic clock of accounts.authentication."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch, settings):
+def clock(fake_clock, settings):
     settings.JWT_USER_CACHE_SECONDS = 5
-    fake = Clock()
-    monkeypatch.setattr(authentication, "clock", fake)
-    return fake
+    return fake_clock(authentication)
 
 
 def test_a_users_row_is_read_once_while_it_is_kept(client_for, clock):

@@ -15,19 +15,9 @@ pytestmark = [
 ]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(backend, "clock", fake)
-    return fake
+def clock(fake_clock):
+    return fake_clock(backend)
 
 
 def backend_pid() -> int:
