@@ -5,7 +5,8 @@ front of it:
 
     /layers/django   a plain Django view answering `{}` through every middleware
     /layers/drf      a DRF APIView answering `{"ok": 1}`, without authentication
-    /layers/jwt      the same view behind the API's authentication (a JWT, the user's row read)
+    /layers/jwt      the same view behind the API's authentication (a JWT; the user's row as
+                     authentication reads or keeps it)
 
 The views come after the project's own URLs, so the project's requests are resolved as they are
 in production. `bench/api/run.py` serves this application instead of `dispatchdesk.wsgi`, and
