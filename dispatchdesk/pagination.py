@@ -17,6 +17,10 @@ never count a large result to its last row:
 
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
 either way: a page reads one row more than it shows.
+
+When the view names what the list's SQL depends on (`compiled_key`: a list without filters), the
+SQL of the estimate and of a page read in order is compiled once for that key and page
+(dispatchdesk.compiled).
 """
 
 import json
@@ -30,8 +34,12 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
+from .compiled import CompiledQuery, compiled
+
 # The largest OFFSET and LIMIT PostgreSQL and SQLite take (signed 64-bit integers).
 MAX_OFFSET = 2**63 - 1
+# The query parameters of paging, which change the page but not which rows are listed.
+PAGING_PARAMETERS = frozenset({"page", "page_size"})
 
 
 def planner_estimate(sql: str, params, using: str) -> int:
@@ -60,11 +68,13 @@ class CappedCountPaginator(DjangoPaginator):
 
     exact_count_limit = 1000
 
-    def __init__(self, object_list, per_page, *args, unfiltered=None, **kwargs):
+    def __init__(self, object_list, per_page, *args, unfiltered=None, compiled_key=None, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
         # The rows before the request's filters (visibility applied): a page of rows already
         # found by id is read from these, without running the filters (a search) once more.
         self.unfiltered = unfiltered
+        # Names everything the SQL of `object_list` depends on, when the caller knows it.
+        self.compiled_key = compiled_key if isinstance(object_list, QuerySet) else None
 
     # With `estimate_first`, above this many expected rows the estimate is taken as it is.
     estimate_first = False
@@ -82,19 +92,23 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _sql(self) -> tuple[str, tuple]:
-        return self._ids.query.sql_with_params()
+        if self.compiled_key is None:
+            return self._ids.query.sql_with_params()
+        return compiled((*self.compiled_key, "ids"), lambda: self._ids.query.sql_with_params())
 
     @cached_property
     def _estimate(self) -> int | None:
-        if not self._postgresql:
+        if not self._postgresql or self.object_list.query.is_empty():
             return None
-        return planner_estimate(*self._sql, self._ids.db)
+        return planner_estimate(*self._sql, self.object_list.db)
 
     @cached_property
     def _probe(self) -> list | None:
         """The ids of all the rows when there are at most `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
+        if self.object_list.query.is_empty():
+            return []  # `.none()`: there is no SQL to run
         estimate = self._estimate if self.estimate_first else None
         if estimate is not None and estimate > self.trust_estimate_above:
             return None
@@ -102,7 +116,7 @@ class CappedCountPaginator(DjangoPaginator):
         if self._postgresql:
             # One row holding an array: far cheaper to read than a thousand rows.
             sql, params = self._sql
-            with connections[self._ids.db].cursor() as cursor:
+            with connections[self.object_list.db].cursor() as cursor:
                 cursor.execute(
                     f"SELECT array_agg(probe.id) FROM ({sql} LIMIT {limit}) AS probe(id)", params
                 )
@@ -161,12 +175,19 @@ class CappedCountPaginator(DjangoPaginator):
             found = list(rows[bottom : bottom + self.per_page])
             has_next = bottom + len(found) < len(self._probe)  # the count is exact
         else:
-            found = list(rows[bottom : bottom + self.per_page + 1])
+            found = self._read(lambda: rows[bottom : bottom + self.per_page + 1], bottom)
             has_next = len(found) > self.per_page
             found = found[: self.per_page]
         if not found and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
         return LookaheadPage(found, number, self, has_next)
+
+    def _read(self, window, bottom: int) -> list:
+        """The rows of the slice `window()` that starts at `bottom`."""
+        if self.compiled_key is None:
+            return list(window())
+        part = ("page", bottom, self.per_page)
+        return compiled((*self.compiled_key, *part), lambda: CompiledQuery(window())).run()
 
     @property
     def num_pages(self) -> int:
@@ -193,7 +214,10 @@ class LargeListPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if getattr(view, "action", None) == "list":
+            key = view.sql_key()
             self.django_paginator_class = partial(
-                EstimateFirstPaginator, unfiltered=getattr(view, "unfiltered_queryset", None)
+                EstimateFirstPaginator,
+                unfiltered=getattr(view, "unfiltered_queryset", None),
+                compiled_key=None if key is None else (*key, "list"),
             )
         return super().paginate_queryset(queryset, request, view)

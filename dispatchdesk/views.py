@@ -9,11 +9,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from . import workflow
-from .compiled_get import compiled_get
+from .compiled import CompiledGet, compiled
 from .etags import etag_for
 from .history import history_visible_to
 from .idempotency import IdempotentCreateMixin
-from .pagination import LargeListPagination
+from .pagination import PAGING_PARAMETERS, LargeListPagination
 from .serializers import AssignSerializer, EventSerializer, TransitionOptionSerializer
 
 
@@ -43,16 +43,25 @@ class WorkItemViewSet(
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
-    def get_object(self):
-        """As DRF's, with the SQL compiled once per user (see compiled_get): what
-        `get_queryset()` gives depends on the user alone, and with no query string the filters
-        leave it as it is."""
-        if self.request.query_params:
-            return super().get_object()
+    def sql_key(self) -> tuple | None:
+        """What the SQL of this request's queryset depends on, paging aside, for SQL compiled
+        once (dispatchdesk.compiled); None when the query string may change it (filters,
+        ordering, search). `get_queryset()` depends on the user alone: their id, role (staff
+        status follows it) and teams."""
+        if not PAGING_PARAMETERS.issuperset(self.request.query_params):
+            return None
         user = self.request.user
-        key = (type(self), user.pk, user.role, user.loaded_team_ids)  # is_staff: the role
-        compiled = compiled_get(key, lambda: self.filter_queryset(self.get_queryset()))
-        obj = compiled.get(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        return (type(self), user.pk, user.role, user.loaded_team_ids)
+
+    def get_object(self):
+        """As DRF's, with the SQL compiled once per user and query string (see sql_key)."""
+        key = self.sql_key()
+        if key is None:
+            return super().get_object()
+        found = compiled(
+            (*key, "get"), lambda: CompiledGet(self.filter_queryset(self.get_queryset()))
+        )
+        obj = found.get(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         if obj is None:
             raise Http404
         self.check_object_permissions(self.request, obj)

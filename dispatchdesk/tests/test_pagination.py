@@ -217,3 +217,14 @@ def test_a_page_of_found_rows_keeps_the_order_asked_for(supervisor, cast, orderi
     found = walk(supervisor, page_size=2, search="disk", **params)
 
     assert found == [ticket.pk for ticket in disks]
+
+
+@pytest.mark.parametrize(
+    "paginator", [pagination.CappedCountPaginator, pagination.EstimateFirstPaginator]
+)
+def test_a_list_of_nothing_at_all_is_one_empty_page(eight, paginator):
+    with CaptureQueriesContext(connection) as queries:
+        page = paginator(Ticket.objects.none(), 3).page(1)
+
+    assert list(page) == [] and page.paginator.count == 0 and not page.has_next()
+    assert len(queries) == 0
