@@ -127,7 +127,7 @@ class WorkItemFilterSet(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         help_text="Title or description. One term: contains it as typed (`rinte` finds "
-        "printer). Several: each starts a word, in any order (`printer fire`).",
+        "printer). Several: words in any of their forms, in any order (`printers fire`).",
     )
     ordering = StableOrderingFilter(
         fields=(

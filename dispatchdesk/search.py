@@ -2,14 +2,15 @@
 
 One term (no spaces) is found as typed, anywhere in the title or description, ignoring case,
 with `%` and `_` taken literally: `rinte` finds "printer", `50%` does not find "500", `mail_queue`
-finds "mail_queue". Several terms are each found as the start of a word, in any order:
-`printer fire` finds "Fire near the printers".
+finds "mail_queue". Several terms are words, each found in any of its forms, in any order:
+`printer fire` finds "Fire near the printers", `leaking printers` finds "printer leaks".
 
 On PostgreSQL each has its GIN index on `title || ' ' || description`, created by the migrations
-of tickets and work orders: trigrams (`pg_trgm`) for the one term, full-text search
-(`to_tsvector('simple', ...)` with a prefix query, `printer:* & fire:*`) for several. Other
-databases (SQLite in development) use plain `icontains`, and a regular expression for the start
-of a word.
+of tickets and work orders: trigrams (`pg_trgm`) for the one term, full-text search in English
+(`to_tsvector('english', ...) @@ plainto_tsquery('english', ...)`: words reduced to their stems,
+words such as "the" ignored) for several. Other databases (SQLite in development) use plain
+`icontains`, and for several terms a regular expression for the start of each word, without
+stems or ignored words: there `print fir` finds "printer on fire" and `leaking` misses "leaks".
 """
 
 import re
@@ -20,7 +21,7 @@ from django.db.models.lookups import IContains
 
 # The words after the eighth are left out of the match (it bounds the cost of a query).
 MAX_WORDS = 8
-WORD = re.compile(r"[^\W_]+")  # letters and digits: what the 'simple' parser keeps as a word
+WORD = re.compile(r"[^\W_]+")  # letters and digits: what PostgreSQL's parser keeps as a word
 
 
 class SearchText(Func):
@@ -35,21 +36,24 @@ class SearchText(Func):
 
 
 class WordsMatch(Func):
-    """`to_tsvector('simple', text) @@ to_tsquery('simple', 'w1:* & w2:*')` (PostgreSQL)."""
+    """`to_tsvector('english', text) @@ plainto_tsquery('english', 'w1 w2')` (PostgreSQL).
+
+    Whole words rather than prefixes (`w1:*`): a prefix makes GIN collect every word that starts
+    with it before intersecting them, 20 ms for two common words at a million tickets against
+    2 ms (docs/benchmarks.md); the English stems find the other forms of a word instead."""
 
     output_field = BooleanField()
 
     def __init__(self, text, words: list[str]):
-        query = " & ".join(f"{word}:*" for word in words)
-        super().__init__(text, Value(query))
+        super().__init__(text, Value(" ".join(words)))
 
     def as_sql(self, compiler, connection, **extra):
         text, query = self.get_source_expressions()
         text_sql, text_params = compiler.compile(text)
         query_sql, query_params = compiler.compile(query)
         sql = (
-            f"to_tsvector('simple'::regconfig, {text_sql}) "
-            f"@@ to_tsquery('simple'::regconfig, {query_sql})"
+            f"to_tsvector('english'::regconfig, {text_sql}) "
+            f"@@ plainto_tsquery('english'::regconfig, {query_sql})"
         )
         return sql, [*text_params, *query_params]
 

@@ -97,6 +97,7 @@ def scenarios(client: Client, ids: list[int]) -> dict:
             "/api/v1/tickets/", "status=open&status=in_progress&assignee=me&page_size=50"
         ),
         "search": get("/api/v1/tickets/", "search=printer&page_size=50"),
+        "search rare": get("/api/v1/tickets/", "search=E4521&page_size=50"),
     }
 
 

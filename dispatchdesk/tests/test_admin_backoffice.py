@@ -296,7 +296,7 @@ def board(team, other_team, agent, supervisor):
         ("overdue=no", {"urgent", "printer", "closed_late"}),
         ("q=printer", {"printer"}),
         ("q=rinte", {"printer"}),  # one term: anywhere in the text, as the API's search
-        ("q=fire+print", {"printer"}),  # several: each the start of a word, in any order
+        ("q=fire+printer", {"printer"}),  # several: each word, in any order
         ("q=HD-1042", {"urgent"}),  # the exact external reference
         ("q=HD-104", set()),
         ("q=pat.requester@example.com", {"printer"}),
