@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 
 from dispatchdesk import bulk
+from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
 from .models import Team, User
@@ -68,7 +69,7 @@ class Directory:
         emails = {email for email in emails if email not in self.by_email}
         ids = {pk for pk in ids if pk not in self.by_id}
         if emails:
-            self.add(bulk.where_in(User.objects.all(), "email", emails))
+            self.add(where_in(User.objects.all(), "email", emails))
             for email in emails:
                 self.by_email.setdefault(email, None)
         if ids:
@@ -119,7 +120,7 @@ class UserImport(bulk.Importer):
         self.found: dict[str, dict[str, Any]] = {}
 
     def lookup(self, batch: list[dict[str, Any]]) -> None:
-        users = bulk.where_in(User.objects.all(), "email", [given["email"] for given in batch])
+        users = where_in(User.objects.all(), "email", [given["email"] for given in batch])
         found = list(users.values("id", "email", "full_name", "role"))
         teams = memberships(user["id"] for user in found)
         self.found = {

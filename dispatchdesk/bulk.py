@@ -35,7 +35,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection, models, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.types.json import Jsonb
@@ -586,20 +585,6 @@ def update_rows(model: type[models.Model], rows: list[dict[str, Any]], names: li
             f"WHERE t.{pk_column} = s.{pk_column}"
         )
         cursor.execute(f"DROP TABLE {staged}")
-
-
-def where_in(queryset: models.QuerySet, name: str, values: Iterable) -> models.QuerySet:
-    """`queryset` filtered on `name IN values`: on PostgreSQL as one array parameter, which
-    stays quick for the thousands of values of a batch."""
-    values = list(values)
-    if not uses_copy():
-        return queryset.filter(**{f"{name}__in": values})
-    meta = queryset.model._meta
-    qn = connection.ops.quote_name
-    column = f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"
-    return queryset.filter(
-        RawSQL(f"{column} = ANY(%s)", [values], output_field=models.BooleanField())
-    )
 
 
 # Running an import

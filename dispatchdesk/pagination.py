@@ -30,11 +30,12 @@ from math import ceil
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
-from django.db.models import BooleanField, F, Func, QuerySet
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
 from .compiled import CompiledQuery, compiled
+from .lookups import where_in
 
 # The largest OFFSET and LIMIT PostgreSQL and SQLite take (signed 64-bit integers).
 MAX_OFFSET = 2**63 - 1
@@ -50,22 +51,6 @@ def planner_estimate(sql: str, params, using: str) -> int:
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class InArray(Func):
-    """`column = ANY(%s)`, the values sent as one array (PostgreSQL). `pk__in` makes one
-    parameter of each value, which Django compiles and psycopg sends one by one: a millisecond
-    for the few hundred ids of a search."""
-
-    output_field = BooleanField()
-
-    def __init__(self, column: str, values: list):
-        super().__init__(F(column))
-        self.values = list(values)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        column, params = compiler.compile(self.source_expressions[0])
-        return f"{column} = ANY(%s)", (*params, self.values)
 
 
 class LookaheadPage(Page):
@@ -185,10 +170,7 @@ class CappedCountPaginator(DjangoPaginator):
             if self._read_by_id:
                 ordering = rows.query.order_by  # empty: the model's, which both share
                 base = rows if self.unfiltered is None else self.unfiltered
-                if self._postgresql:
-                    rows = base.filter(InArray("pk", self._probe))
-                else:
-                    rows = base.filter(pk__in=self._probe)
+                rows = where_in(base, "pk", self._probe)
                 if ordering:
                     rows = rows.order_by(*ordering)
             found = list(rows[bottom : bottom + self.per_page])

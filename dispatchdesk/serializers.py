@@ -158,6 +158,10 @@ class FastReadMixin:
         return readers
 
     def to_representation(self, instance):
+        try:
+            return {name: read(instance) for name, read in self._readers}
+        except (AttributeError, KeyError, SkipField):
+            pass  # a field to fill in or leave out as DRF does: read field by field
         ret = {}
         for name, read in self._readers:
             try:

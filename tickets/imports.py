@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from accounts.imports import Directory
 from accounts.models import Team
 from dispatchdesk import bulk
+from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
 from dispatchdesk.workflow import default_due_at
 
@@ -60,7 +61,7 @@ class WorkItemImport(bulk.Importer):
 
     def lookup(self, batch: list[dict[str, Any]]) -> None:
         refs = [given["external_ref"] for given in batch]
-        matched = bulk.where_in(self.model.objects.all(), "external_ref", refs)
+        matched = where_in(self.model.objects.all(), "external_ref", refs)
         self.found = {row["external_ref"]: row for row in matched.values("id", *self.tracked)}
         # A new team needs the current assignee to be in it, so those assignees are looked up.
         moved = [

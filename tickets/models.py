@@ -1,3 +1,4 @@
+import orjson
 from django.conf import settings
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func, JSONField, Q
@@ -151,6 +152,16 @@ class WorkItem(FSMModelMixin, models.Model):
         return bool(self.due_at and self.due_at < timezone.now() and not self.is_terminal)
 
 
+class JSONReadByOrjson(JSONField):
+    """A JSON column read with orjson: the work-order summaries of every listed ticket are
+    parsed per row, where the json module took a tenth of a list page's Python."""
+
+    def from_db_value(self, value, expression, connection):
+        if isinstance(value, str | bytes):
+            return orjson.loads(value)
+        return value  # None, or already decoded by the database driver
+
+
 class WorkOrderSummaries(Func):
     """`[{id, title, status}]` of each ticket's linked work orders that `user` may see, in id
     order: one JSON column of the tickets' own query rather than a query of its own.
@@ -159,7 +170,7 @@ class WorkOrderSummaries(Func):
     subquery cost more than reading the tickets (see docs/benchmarks.md).
     """
 
-    output_field = JSONField()
+    output_field = JSONReadByOrjson()
 
     def __init__(self, user):
         super().__init__(F("pk"))

@@ -1,3 +1,4 @@
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -69,10 +70,15 @@ class TicketSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSe
         ]
         extra_kwargs = {"due_at": {"help_text": "Defaults from the priority."}}
 
+    @cached_property
+    def _shows_work_orders(self) -> bool:
+        """Decided once per response, not per ticket: requesters never see work orders."""
+        request = self.context.get("request")
+        return request is not None and not request.user.is_requester
+
     @extend_schema_field(WorkOrderSummarySerializer(many=True))
     def get_work_orders(self, ticket) -> list[dict]:
-        request = self.context.get("request")
-        if request is None or request.user.is_requester:
+        if not self._shows_work_orders:
             return []
         summaries = getattr(ticket, "work_order_summaries", None)  # see TicketViewSet
         if summaries is not None:

@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from accounts.models import Team
 from dispatchdesk import bulk
+from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
 from tickets.choices import Priority
 from tickets.imports import WorkItemImport
@@ -97,7 +98,7 @@ class WorkOrderImport(WorkItemImport):
         refs = {given["ticket_ref"] for given in batch if "ticket_ref" in given}
         refs -= self.tickets.keys()
         if refs:
-            tickets = bulk.where_in(Ticket.objects.all(), "external_ref", refs)
+            tickets = where_in(Ticket.objects.all(), "external_ref", refs)
             for ref, pk, team_id in tickets.values_list("external_ref", "id", "team_id"):
                 self.tickets[ref], self.ticket_teams[pk] = pk, team_id
 

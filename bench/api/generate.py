@@ -214,7 +214,8 @@ TABLES = [
 
 
 def drop_secondary_indexes(cursor) -> list[str]:
-    """Drop the indexes that back no constraint; return the statements that rebuild them."""
+    """Drop the indexes that back no constraint; return the statements that rebuild them,
+    with the statistics targets the migrations set on their columns."""
     cursor.execute(
         """
         SELECT i.indexname, i.indexdef FROM pg_indexes i
@@ -224,9 +225,22 @@ def drop_secondary_indexes(cursor) -> list[str]:
         [TABLES],
     )
     found = cursor.fetchall()
-    for name, _ in found:
+    names = [name for name, _ in found]
+    cursor.execute(
+        """
+        SELECT c.relname, a.attnum, a.attstattarget FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        WHERE c.relname = ANY(%s) AND a.attstattarget > 0
+        """,
+        [names],
+    )
+    targets = [
+        f'ALTER INDEX "{name}" ALTER COLUMN {column} SET STATISTICS {target}'
+        for name, column, target in cursor.fetchall()
+    ]
+    for name in names:
         cursor.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in found]
+    return [definition for _, definition in found] + targets
 
 
 TICKETS_SQL = """
@@ -510,7 +524,7 @@ def generate(tickets: int, seed: float) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT COALESCE(max(id), 0) + 1 FROM {table}), false)"
             )
-        with step(f"rebuild {len(rebuild)} indexes"):
+        with step(f"rebuild {len(rebuild)} indexes"):  # and their statistics targets
             for statement in rebuild:
                 cursor.execute(statement)
     with step("vacuum analyze"), connection.cursor() as cursor:

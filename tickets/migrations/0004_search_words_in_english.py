@@ -7,26 +7,20 @@ Rebuilding it reads every row: about 20 s a million tickets on two cores.
 
 from django.db import migrations
 
+from dispatchdesk.postgresql.operations import run_on_postgresql
+
 NAME = "ticket_search_words_idx"
 TEXT = "(title || ' ' || description)"
 
 
-def index_in(config: str):
-    def create(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute(f"DROP INDEX IF EXISTS {NAME}")
-        schema_editor.execute(
-            f"CREATE INDEX {NAME} ON tickets_ticket "
-            f"USING gin (to_tsvector('{config}'::regconfig, {TEXT}))"
-        )
-
-    return create
+def index_in(config: str) -> list[str]:
+    return [
+        f"DROP INDEX IF EXISTS {NAME}",
+        f"CREATE INDEX {NAME} ON tickets_ticket USING gin (to_tsvector('{config}'::regconfig, {TEXT}))",
+    ]
 
 
 class Migration(migrations.Migration):
     dependencies = [("tickets", "0003_index_diet")]
 
-    operations = [
-        migrations.RunPython(index_in("english"), index_in("simple"), elidable=False),
-    ]
+    operations = [run_on_postgresql(index_in("english"), index_in("simple"))]

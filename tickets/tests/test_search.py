@@ -158,3 +158,15 @@ def test_on_postgresql_the_newest_due_first_order_has_its_index(tickets):
     ordered = Ticket.objects.order_by(F("due_at").desc(nulls_last=True), "-id")[:50]
 
     assert "ticket_due_desc_idx" in plan(ordered)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+@pytest.mark.parametrize("index", ["ticket_search_text_idx", "workorder_search_text_idx"])
+def test_on_postgresql_the_searched_text_has_ten_times_the_statistics(index):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " WHERE c.relname = %s AND a.attnum = 1",
+            [index],
+        )
+        assert cursor.fetchone() == (1000,)
