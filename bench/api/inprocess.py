@@ -11,7 +11,8 @@ each layer's cost shows:
 - `django view`: a plain Django view answering `{}` through every middleware;
 - `drf view, no auth`: a DRF APIView answering `{"ok": 1}` without authentication;
 - `drf view, jwt`: the same view behind the API's authentication (the agent's JWT);
-- `detail`, `list`, `list filtered`, `search` (`printer`): the requests of the load test.
+- `detail`, `list`, `list filtered`, `search` (`printer`): the requests of the load test, and
+  `search rare` (`E4521`, found in a few tickets).
 
 It prints the mean milliseconds per request of each (best of 3 runs). `--profile` runs one
 scenario under cProfile and prints the 40 most expensive calls.

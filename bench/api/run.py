@@ -120,9 +120,9 @@ class Fixtures:
                 ).fetchone()[0]
                 if " " not in term
                 else conn.execute(
-                    "SELECT count(*) FROM tickets_ticket WHERE to_tsvector('simple', title || ' '"
-                    " || description) @@ to_tsquery('simple', %s)",
-                    [" & ".join(f"{w}:*" for w in term.lower().split())],
+                    "SELECT count(*) FROM tickets_ticket WHERE to_tsvector('english', title || ' '"
+                    " || description) @@ plainto_tsquery('english', %s)",
+                    [term],
                 ).fetchone()[0]
                 for term in SEARCH_TERMS
             }
