@@ -62,18 +62,32 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def database_exists(url: str) -> bool:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    with psycopg.connect(**{**info, "dbname": "postgres"}) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [info["dbname"]])
+        return found.fetchone() is not None
+
+
 def django_env(url: str, **extra) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "dispatchdesk.settings"}
     return {**env, **extra}
 
 
+def migrate(url: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=REPO,
+        env=django_env(url, DJANGO_DEBUG="1"),
+        check=True,
+    )
+
+
 def fill(url: str, tickets: int) -> None:
     say(f"\n== {tickets:,} tickets: create, migrate and fill {url.rsplit('/', 1)[-1]}")
     recreate_database(url)
+    migrate(url)
     env = django_env(url, DJANGO_DEBUG="1")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
-    )
     subprocess.run(
         [sys.executable, str(HERE / "generate.py"), "--tickets", str(tickets)],
         cwd=REPO,
@@ -317,7 +331,9 @@ def combine(slices: list[dict]) -> dict:
 
 def bench_size(args, tickets: int, logs: Path) -> dict:
     url = args.database_url
-    if not args.reuse:
+    if args.reuse and database_exists(url):
+        migrate(url)  # the code's own migrations, on the data kept
+    else:
         fill(url, tickets)
     fx = Fixtures(url)
     requests = scenario_requests(fx)
@@ -500,7 +516,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--scenarios", nargs="+", default=SCENARIOS, choices=SCENARIOS)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--reuse", action="store_true", help="keep the filled database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the filled database again (made if missing; its migrations applied)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     parser.add_argument("--report", type=Path, help="only print the tables of a --json file")
