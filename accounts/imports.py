@@ -15,7 +15,7 @@ from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
-from .models import Team, User
+from .models import Team, User, cannot_hold_work, may_hold_work
 from .serializers import NOT_A_WORKER
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
@@ -95,11 +95,12 @@ class Directory:
         return person
 
     def assignee_problem(self, person: Person, team_id: int) -> str | None:
-        """The rule of dispatchdesk.workflow.assign(): an active agent or supervisor of the team."""
-        if person.is_active and person.role in WORKER_ROLES and team_id in person.team_ids:
+        """The assignment rule of the API (accounts.models.may_hold_work), or what breaks it."""
+        if may_hold_work(
+            is_active=person.is_active, role=person.role, team_ids=person.team_ids, team_id=team_id
+        ):
             return None
-        team = self.team_names.get(team_id, team_id)
-        return f"{person} is not an active agent or supervisor of team {team}."
+        return cannot_hold_work(person, self.team_names.get(team_id, team_id))
 
 
 class UserImport(bulk.Importer):

@@ -67,6 +67,17 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         return self.create_user(email, password, **fields)
 
 
+def may_hold_work(*, is_active: bool, role: str, team_ids, team_id: int) -> bool:
+    """The assignment rule: work goes to an active agent or supervisor of its team. Kept apart
+    from User so that imports can apply it to people read in bulk."""
+    return is_active and role in WORKER_ROLES and team_id in team_ids
+
+
+def cannot_hold_work(person, team) -> str:
+    """What is wrong when `may_hold_work` is not true of `person` for work of `team`."""
+    return f"{person} is not an active agent or supervisor of team {team}."
+
+
 class User(AbstractBaseUser):
     """A person who logs in with their email. The role decides everything they may do."""
 

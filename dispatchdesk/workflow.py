@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from accounts.models import cannot_hold_work, may_hold_work
+
 from .etags import ensure_if_match
 from .exceptions import Conflict
 from .history import pk_or_none, record
@@ -221,12 +223,13 @@ def assign(obj, *, by, to, public: bool = True):
     if obj.is_terminal:
         raise Conflict(f"A {obj.status} {kind} cannot be assigned.")
     if by.is_staff:
-        if to is not None and not (
-            to.is_active and to.is_worker and to.teams.filter(pk=obj.team_id).exists()
+        if to is not None and not may_hold_work(
+            is_active=to.is_active,
+            role=to.role,
+            team_ids=set(to.teams.values_list("pk", flat=True)),
+            team_id=obj.team_id,
         ):
-            raise ValidationError(
-                {"assignee": [f"{to} is not an active agent or supervisor of team {obj.team}."]}
-            )
+            raise ValidationError({"assignee": [cannot_hold_work(to, obj.team)]})
     else:
         takes_it = obj.assignee_id is None and to == by and by.teams.filter(pk=obj.team_id).exists()
         drops_it = to is None and obj.assignee_id == by.pk
