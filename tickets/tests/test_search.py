@@ -99,6 +99,7 @@ def test_several_terms_are_each_found_as_a_word(supervisor, tickets, text, expec
         ("the printers", {"fire", "jam"}),  # "the" is ignored
         ("printing fire", set()),  # "print" is not the stem of "printer"
         ("print fir", set()),  # whole words, not their starts
+        ("the of", set()),  # only words that are ignored: nothing to find (and no error)
     ],
 )
 def test_on_postgresql_several_terms_match_the_forms_of_a_word(supervisor, tickets, text, expected):
