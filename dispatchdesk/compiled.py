@@ -58,8 +58,6 @@ class CompiledQuery:
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
-        if not rows:
-            return []
         return [self._instance(row) for row in self.compiler.results_iter(results=[rows])]
 
     def _instance(self, row) -> Model:
@@ -76,10 +74,12 @@ class CompiledGet(CompiledQuery):
         pk = queryset.model._meta.pk
         self.pk_range = connections[queryset.db].ops.integer_field_range(pk.get_internal_type())
         super().__init__(queryset.filter(pk=PLACEHOLDER).order_by())
+        if self.sql is None:
+            return  # `.none()`: no object at all
         places = [i for i, value in enumerate(self.params) if value == PLACEHOLDER]
-        if self.sql is not None and len(places) != 1:
+        if len(places) != 1:
             raise ValueError("the primary key is not one parameter of the query's SQL")
-        self.place = places[0] if places else None
+        (self.place,) = places
 
     def get(self, pk) -> Model | None:
         """The object, or None when no row matches (or `pk` cannot be a key at all)."""
@@ -90,9 +90,10 @@ class CompiledGet(CompiledQuery):
         low, high = self.pk_range
         if not isinstance(pk, int) or not low <= pk <= high:
             return None  # not a key of this table, as the ORM finds out without asking
+        if self.sql is None:
+            return None
         params = list(self.params)
-        if self.place is not None:
-            params[self.place] = pk
+        params[self.place] = pk
         found = self.run(params)
         return found[0] if found else None
 
