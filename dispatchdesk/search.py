@@ -11,13 +11,21 @@ of tickets and work orders: trigrams (`pg_trgm`) for the one term, full-text sea
 words such as "the" ignored) for several. Other databases (SQLite in development) use plain
 `icontains`, and for several terms a regular expression for the start of each word, without
 stems or ignored words: there `print fir` finds "printer on fire" and `leaking` misses "leaks".
+
+How PostgreSQL ignores the case of one term (`TermFound`): the text is compared in the "C"
+collation, where changing the case of a character is a byte's lookup, because folding it in the
+database's own locale costs three times as much, and a frequent word's page checks thousands of
+tickets (docs/benchmarks.md). A term of ASCII characters is matched with `ILIKE`, which there
+folds the ASCII letters; a term with other characters, with a regular expression that offers
+each of its letters in both cases (`café` as `[cC][aA][fF][éÉ]`). Either way the trigram index
+finds the candidates, its trigrams folded by `pg_trgm` in the database's locale.
 """
 
 import re
 
 from django.db import connections
 from django.db.models import BooleanField, Func, Q, TextField, Value
-from django.db.models.lookups import IContains
+from django.db.models.functions import Collate
 
 # The words after the eighth are left out of the match (it bounds the cost of a query).
 MAX_WORDS = 8
@@ -58,6 +66,39 @@ class WordsMatch(Func):
         return sql, [*text_params, *query_params]
 
 
+class TermFound(Func):
+    """One term anywhere in `text`, ignoring case, on PostgreSQL (see the module's docstring)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, text, term: str):
+        super().__init__(Collate(text, "C"))
+        self.term = term
+
+    def as_sql(self, compiler, connection, **extra):
+        text_sql, params = compiler.compile(self.get_source_expressions()[0])
+        if self.term.isascii():
+            anywhere = f"%{connection.ops.prep_for_like_query(self.term)}%"
+            return f"{text_sql} ILIKE %s", [*params, anywhere]
+        return f"{text_sql} ~ %s", [*params, either_case(self.term)]
+
+
+def either_case(term: str) -> str:
+    """A regular expression (PostgreSQL's) that matches `term` with its letters in any case."""
+    pattern = []
+    for character in term:
+        lower, upper = character.lower(), character.upper()
+        # Both cases, and theirs: `ς` is also `σ` (the case of `Σ`).
+        cases = {c for c in (character, lower, upper, lower.upper(), upper.lower()) if len(c) == 1}
+        if len(cases) > 1:
+            pattern.append("[" + "".join(sorted(cases)) + "]")  # letters: nothing to escape
+        elif character.isalnum():
+            pattern.append(character)  # a backslash before a letter or digit means an escape
+        else:
+            pattern.append("\\" + character)  # any other character, literally
+    return "".join(pattern)
+
+
 def words_of(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text)][:MAX_WORDS]
 
@@ -70,7 +111,7 @@ def search(queryset, text: str):
     words = words_of(text)
     if len(text.split()) == 1 or not words:
         if connections[queryset.db].vendor == "postgresql":
-            return queryset.filter(IContains(SearchText(), text))
+            return queryset.filter(TermFound(SearchText(), text))
         return queryset.filter(Q(title__icontains=text) | Q(description__icontains=text))
     if connections[queryset.db].vendor == "postgresql":
         return queryset.filter(WordsMatch(SearchText(), words))

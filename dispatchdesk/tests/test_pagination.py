@@ -4,10 +4,13 @@ PostgreSQL, `next` and `previous` exact always, the same keys as DRF's page-numb
 The limits are lowered here so that a handful of rows crosses them.
 """
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.tests.factories import TeamFactory
 from dispatchdesk import pagination
 from tickets.models import Ticket
 from tickets.tests.factories import CommentFactory, TicketFactory
@@ -180,6 +183,38 @@ def test_when_the_planner_expects_far_more_rows_the_page_is_read_by_id(
     # The ids as one array, not a parameter each.
     assert page_query.count('"tickets_ticket"."id" = ANY(') == 1
     assert "IN (" not in page_query
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="the probe's array is PostgreSQL's")
+def test_a_page_of_found_rows_reads_only_its_own_rows(supervisor, eight):
+    """The probe sorts the ids it finds as the list is: page 2 reads its three rows, not eight."""
+    with CaptureQueriesContext(connection) as queries:
+        body = supervisor.get(URL, {"page_size": 3, "page": 2}).json()
+
+    assert [row["id"] for row in body["results"]] == eight[3:6]
+    page_query = queries[-1]["sql"]
+    ids = re.search(r'"tickets_ticket"\."id" = ANY\(\'\{([\d,]*)\}', page_query).group(1)
+    assert sorted(int(pk) for pk in ids.split(",")) == sorted(eight[3:6])
+
+
+@pytest.mark.parametrize("ordering", [("-created_at", "-id"), ("team__name", "-id")])
+def test_rows_found_keep_the_order_also_by_a_related_column(cast, ordering):
+    """Ordered by another table's column (the admin sorts by one), the ids found come unsorted
+    and the page is cut from all of them, read again in order."""
+    other = TeamFactory(name="Aardvarks")
+    made = [
+        TicketFactory(team=team, requester=cast["requester"], title=f"Pump {n}")
+        for n, team in enumerate([cast["team"], other] * 3)
+    ]
+    rows = Ticket.objects.filter(title__startswith="Pump").order_by(*ordering)
+
+    pages = [
+        [ticket.pk for ticket in pagination.EstimateFirstPaginator(rows, 4).page(number)]
+        for number in (1, 2)
+    ]
+
+    assert pages[0] + pages[1] == [ticket.pk for ticket in rows]
+    assert sorted(pages[0] + pages[1]) == sorted(ticket.pk for ticket in made)
 
 
 def test_children_lists_count_exactly(client_for, cast):

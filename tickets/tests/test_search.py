@@ -72,6 +72,31 @@ def test_one_term_is_found_as_typed_in_the_title_or_description(
     assert found(supervisor, search=text) == pks(tickets, *expected)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite folds ASCII letters only")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CAFÉ", {"cafe", "dotted"}),  # a term that is not ASCII: every letter in either case
+        ("ПРИНТЕР", {"russian"}),
+        ("принтер", {"russian"}),
+        ("σοφία", {"greek"}),  # "ΣΟΦΊΑ": σ is the lower case of Σ
+        ("é.n", {"dotted"}),  # a regular expression's characters are taken literally
+        ("éxn", set()),
+    ],
+)
+def test_on_postgresql_a_term_beyond_ascii_ignores_the_case_of_every_letter(
+    supervisor, tickets, cast, text, expected
+):
+    more = {
+        **tickets,
+        "russian": TicketFactory(title="Принтер не печатает", team=cast["team"]),
+        "greek": TicketFactory(title="ΣΟΦΊΑ", team=cast["team"]),
+        "dotted": TicketFactory(title="Menu", description="See café.net", team=cast["team"]),
+    }
+
+    assert found(supervisor, search=text) == {more[name].pk for name in expected}
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -144,7 +169,11 @@ def plan(queryset) -> str:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 @pytest.mark.parametrize(
     ("text", "index"),
-    [("rinter", "ticket_search_text_idx"), ("printer fire", "ticket_search_words_idx")],
+    [
+        ("rinter", "ticket_search_text_idx"),
+        ("ПРИНТЕР", "ticket_search_text_idx"),  # a term that is not ASCII: a regular expression
+        ("printer fire", "ticket_search_words_idx"),
+    ],
 )
 def test_on_postgresql_the_search_uses_its_gin_index(tickets, text, index):
     from dispatchdesk.search import search
@@ -163,11 +192,27 @@ def test_on_postgresql_the_newest_due_first_order_has_its_index(tickets):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 @pytest.mark.parametrize("index", ["ticket_search_text_idx", "workorder_search_text_idx"])
-def test_on_postgresql_the_searched_text_has_ten_times_the_statistics(index):
+def test_on_postgresql_the_searched_text_has_five_times_the_statistics(index):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
             " WHERE c.relname = %s AND a.attnum = 1",
             [index],
         )
-        assert cursor.fetchone() == (1000,)
+        assert cursor.fetchone() == (500,)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+@pytest.mark.parametrize(
+    "index",
+    [
+        "ticket_search_text_idx",
+        "ticket_search_words_idx",
+        "workorder_search_text_idx",
+        "workorder_search_words_idx",
+    ],
+)
+def test_on_postgresql_the_search_indexes_keep_a_short_pending_list(index):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [index])
+        assert cursor.fetchone() == (["gin_pending_list_limit=256"],)
