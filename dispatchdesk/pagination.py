@@ -3,10 +3,10 @@
 Lists answer `count`, `next`, `previous` and `results` as DRF's page-number pagination does, but
 never count a large result to its last row:
 
-- One query fetches the ids of at most 1,001 matching rows, in no particular order. With no more
-  than 1,000, `count` is exact, and when the planner expected far more rows than that, the page
-  is read by those ids: the plan stays right for a very selective filter (a rare search word)
-  whatever the planner guessed.
+- One query finds at most 1,001 matching rows, in no particular order, and gives their ids in
+  the list's order. With no more than 1,000, `count` is exact, and a page reads its own rows by
+  their ids: the plan stays right for a very selective filter (a rare search word) whatever the
+  planner guessed, and a page reads 50 rows, not all that were found.
 - With more, `count` is PostgreSQL's estimate (EXPLAIN, nothing is run; at least 1,001) and the
   page is read in index order. Other databases (SQLite in development) count exactly.
 - Lists of tickets and work orders, which grow to millions, ask for the estimate first: when
@@ -24,6 +24,7 @@ SQL of the estimate and of a page read in order is compiled once for that key an
 """
 
 import json
+import re
 from functools import partial
 from math import ceil
 
@@ -39,6 +40,8 @@ from .lookups import where_in
 
 # The largest OFFSET and LIMIT PostgreSQL and SQLite take (signed 64-bit integers).
 MAX_OFFSET = 2**63 - 1
+# What an ORDER BY of plain columns holds besides them.
+ORDER_WORDS = re.compile(r"\b(?:ASC|DESC|NULLS|FIRST|LAST)\b|[,\s]")
 # The query parameters of paging, which change the page but not which rows are listed.
 PAGING_PARAMETERS = frozenset({"page", "page_size"})
 
@@ -77,6 +80,8 @@ class CappedCountPaginator(DjangoPaginator):
         # Names everything the SQL of `object_list` depends on, when the caller knows it.
         self.compiled_key = compiled_key if isinstance(object_list, QuerySet) else None
 
+    # Whether the probe's ids are in the list's order (an empty probe is).
+    _sorted = True
     # With `estimate_first`, above this many expected rows the estimate is taken as it is.
     estimate_first = False
     trust_estimate_above = 3_000
@@ -93,9 +98,39 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _sql(self) -> tuple[str, tuple]:
+        return self._compiled("ids", lambda: self._ids.query.sql_with_params())
+
+    def _compiled(self, part: str, compile):
         if self.compiled_key is None:
-            return self._ids.query.sql_with_params()
-        return compiled((*self.compiled_key, "ids"), lambda: self._ids.query.sql_with_params())
+            return compile()
+        return compiled((*self.compiled_key, part), compile)
+
+    def _probe_sql(self) -> tuple[str, tuple, bool]:
+        """SQL for one array: the ids of at most `exact_count_limit + 1` rows, found in any order
+        (so that the planner never walks an index in order for rows that may not be there); and
+        whether the array is sorted as the list is. It is when the list's ORDER BY names columns
+        of its own table only, which the probe then reads along (the admin may sort by a related
+        table's column: those ids come unsorted)."""
+        rows = self.object_list
+        sql, params = self._sql
+        limit = self.exact_count_limit + 1
+        ops = connections[rows.db].ops
+        table = ops.quote_name(rows.model._meta.db_table)
+        pk = ops.quote_name(rows.model._meta.pk.column)
+        ordered, _ = rows.values_list("pk", flat=True).query.sql_with_params()
+        order = ordered.rsplit(" ORDER BY ", 1)[1] if " ORDER BY " in ordered else ""
+        own_column = re.compile(rf'{re.escape(table)}\."[^"]+"')
+        named = own_column.findall(order)
+        if not order or ORDER_WORDS.sub("", own_column.sub("", order)):
+            return (
+                f"SELECT array_agg(probe.id) FROM ({sql} LIMIT {limit}) AS probe(id)",
+                params,
+                False,
+            )
+        # The ids' SELECT list is their column alone: it becomes the columns ORDER BY names.
+        columns = ", ".join(dict.fromkeys([f"{table}.{pk}", *named]))
+        found = f"(SELECT {columns} FROM {sql.split(' FROM ', 1)[1]} LIMIT {limit}) AS {table}"
+        return f"SELECT array_agg({table}.{pk} ORDER BY {order}) FROM {found}", params, True
 
     @cached_property
     def _estimate(self) -> int | None:
@@ -105,7 +140,8 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _probe(self) -> list | None:
-        """The ids of all the rows when there are at most `exact_count_limit`, else None."""
+        """The ids of all the rows, in the list's order, when there are at most
+        `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
         if self.object_list.query.is_empty():
@@ -116,25 +152,14 @@ class CappedCountPaginator(DjangoPaginator):
         limit = self.exact_count_limit + 1
         if self._postgresql:
             # One row holding an array: far cheaper to read than a thousand rows.
-            sql, params = self._sql
+            sql, params, self._sorted = self._compiled("probe", self._probe_sql)
             with connections[self.object_list.db].cursor() as cursor:
-                cursor.execute(
-                    f"SELECT array_agg(probe.id) FROM ({sql} LIMIT {limit}) AS probe(id)", params
-                )
+                cursor.execute(sql, params)
                 ids = cursor.fetchone()[0] or []
         else:
-            ids = list(self._ids[:limit])
+            ids = list(self.object_list.values_list("pk", flat=True)[:limit])
+            self._sorted = True
         return ids if len(ids) < limit else None
-
-    @property
-    def _read_by_id(self) -> bool:
-        """Whether to read the page by the ids found: when the rows before the filters are at
-        hand (the filters, a search say, need not run again), or when the planner expected far
-        more rows than there are (it might walk an index in order for rows that are not there).
-        """
-        if self.unfiltered is not None or not self.estimate_first or self._estimate is None:
-            return True
-        return self._estimate > 4 * len(self._probe) + 100
 
     @cached_property
     def count(self) -> int:
@@ -167,14 +192,15 @@ class CappedCountPaginator(DjangoPaginator):
             raise EmptyPage(self.error_messages["no_results"])
         rows = self.object_list
         if isinstance(rows, QuerySet) and self._probe is not None:
-            if self._read_by_id:
-                ordering = rows.query.order_by  # empty: the model's, which both share
-                base = rows if self.unfiltered is None else self.unfiltered
-                rows = where_in(base, "pk", self._probe)
-                if ordering:
-                    rows = rows.order_by(*ordering)
-            found = list(rows[bottom : bottom + self.per_page])
-            has_next = bottom + len(found) < len(self._probe)  # the count is exact
+            # The rows found, read again by id from the rows before the filters when they are at
+            # hand (a search need not run again); sorted ids: only the page's own.
+            ordering = rows.query.order_by  # empty: the model's, which both share
+            base = rows if self.unfiltered is None else self.unfiltered
+            ids = self._probe[bottom : bottom + self.per_page] if self._sorted else self._probe
+            rows = where_in(base, "pk", ids)
+            rows = rows.order_by(*ordering) if ordering else rows
+            found = list(rows if self._sorted else rows[bottom : bottom + self.per_page])
+            has_next = bottom + self.per_page < len(self._probe)  # the count is exact
         else:
             found = self._read(lambda: rows[bottom : bottom + self.per_page + 1], bottom)
             has_next = len(found) > self.per_page
