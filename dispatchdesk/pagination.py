@@ -97,8 +97,24 @@ class CappedCountPaginator(DjangoPaginator):
         return isinstance(rows, QuerySet) and connections[rows.db].vendor == "postgresql"
 
     @cached_property
+    def _ids_sql(self) -> tuple[str, tuple, str]:
+        """The SQL of the rows' ids in no order, its parameters, and the list's ORDER BY: both
+        from the ids compiled once in order (compiling a filtered query is not free)."""
+
+        def compile():
+            ordered = self.object_list.values_list("pk", flat=True)
+            sql, params = ordered.query.sql_with_params()
+            # Django puts the list's ORDER BY last; without one, a subquery's could be the last.
+            head, _, order = sql.rpartition(" ORDER BY ") if ordered.ordered else ("", "", "")
+            if not head or "%s" in order:  # no order, or one with parameters of its own
+                return (*self._ids.query.sql_with_params(), "")
+            return head, params, order
+
+        return self._compiled("ids", compile)
+
+    @property
     def _sql(self) -> tuple[str, tuple]:
-        return self._compiled("ids", lambda: self._ids.query.sql_with_params())
+        return self._ids_sql[:2]
 
     def _compiled(self, part: str, compile):
         if self.compiled_key is None:
@@ -112,13 +128,11 @@ class CappedCountPaginator(DjangoPaginator):
         of its own table only, which the probe then reads along (the admin may sort by a related
         table's column: those ids come unsorted)."""
         rows = self.object_list
-        sql, params = self._sql
+        sql, params, order = self._ids_sql
         limit = self.exact_count_limit + 1
         ops = connections[rows.db].ops
         table = ops.quote_name(rows.model._meta.db_table)
         pk = ops.quote_name(rows.model._meta.pk.column)
-        ordered, _ = rows.values_list("pk", flat=True).query.sql_with_params()
-        order = ordered.rsplit(" ORDER BY ", 1)[1] if " ORDER BY " in ordered else ""
         own_column = re.compile(rf'{re.escape(table)}\."[^"]+"')
         named = own_column.findall(order)
         if not order or ORDER_WORDS.sub("", own_column.sub("", order)):
@@ -133,9 +147,9 @@ class CappedCountPaginator(DjangoPaginator):
         # Sorted only when they are few enough to be counted: a long list (the filtered one of
         # the benchmark, say) would sort a thousand rows that are not used.
         sorted_ids = f"SELECT array_agg({table}.{pk} ORDER BY {order}) FROM found AS {table}"
+        few = f"NOT EXISTS (SELECT FROM found OFFSET {self.exact_count_limit})"
         sql = (
-            f"WITH found AS MATERIALIZED ({found}) SELECT CASE"
-            f" WHEN (SELECT count(*) FROM found) < {limit} THEN ({sorted_ids})"
+            f"WITH found AS MATERIALIZED ({found}) SELECT CASE WHEN {few} THEN ({sorted_ids})"
             f" ELSE (SELECT array_agg({pk}) FROM found) END"
         )
         return sql, params, True
