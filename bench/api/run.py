@@ -142,16 +142,22 @@ class Fixtures:
             }
 
     def reset(self) -> None:
-        """Put the tickets the write scenarios use back where they start (data set-up only)."""
+        """Put the tickets the write scenarios use back where they start (data set-up only).
+
+        Only the tickets that moved are written: an UPDATE that changes nothing still leaves a
+        dead row and index entries behind, which the scenarios that follow would then read."""
         with psycopg.connect(self.url) as conn:
             conn.execute(
                 "UPDATE tickets_ticket SET status = 'in_progress', assignee_id = %s, "
-                "resolution = '', resolved_at = NULL, closed_at = NULL WHERE id = ANY(%s)",
-                [self.agent, self.work_ids],
+                "resolution = '', resolved_at = NULL, closed_at = NULL WHERE id = ANY(%s) AND ("
+                "status, assignee_id, resolution, resolved_at, closed_at) IS DISTINCT FROM "
+                "('in_progress', %s, '', NULL, NULL)",
+                [self.agent, self.work_ids, self.agent],
             )
             conn.execute(
                 "UPDATE tickets_ticket SET status = 'open', resolution = '', resolved_at = NULL, "
-                "closed_at = NULL WHERE id = ANY(%s)",
+                "closed_at = NULL WHERE id = ANY(%s) AND (status, resolution, resolved_at, "
+                "closed_at) IS DISTINCT FROM ('open', '', NULL, NULL)",
                 [self.comment_ids],
             )
 
