@@ -4,7 +4,7 @@ ASCII) rather than upper-casing it in the database's locale; a smaller pending l
 search indexes; and half the statistics of before, which still estimate a word in one ticket of
 seventy steadily and take half the time to plan a search with (docs/benchmarks.md).
 
-Rebuilding the index reads every row: about 70 s a million tickets on two cores, during which
+Rebuilding the index reads every row: about a minute a million tickets on two cores, during which
 tickets cannot be written. Other databases have no such index.
 """
 
