@@ -17,7 +17,7 @@ collation, where changing the case of a character is a byte's lookup, because fo
 database's own locale costs three times as much, and a frequent word's page checks thousands of
 tickets (docs/benchmarks.md). A term of ASCII characters is matched with `ILIKE`, which there
 folds the ASCII letters; a term with other characters, with a regular expression that offers
-each of its letters in both cases (`café` as `[cC][aA][fF][éÉ]`). Either way the trigram index
+each of its letters in both cases (`café` as `[Cc][Aa][Ff][Éé]`). Either way the trigram index
 finds the candidates, its trigrams folded by `pg_trgm` in the database's locale.
 """
 
