@@ -80,8 +80,6 @@ class CappedCountPaginator(DjangoPaginator):
         # Names everything the SQL of `object_list` depends on, when the caller knows it.
         self.compiled_key = compiled_key if isinstance(object_list, QuerySet) else None
 
-    # Whether the probe's ids are in the list's order (an empty probe is).
-    _sorted = True
     # With `estimate_first`, above this many expected rows the estimate is taken as it is.
     estimate_first = False
     trust_estimate_above = 3_000
@@ -155,6 +153,16 @@ class CappedCountPaginator(DjangoPaginator):
         return sql, params, True
 
     @cached_property
+    def _probe_query(self) -> tuple[str, tuple, bool]:
+        return self._compiled("probe", self._probe_sql)
+
+    @property
+    def _sorted(self) -> bool:
+        """Whether the probe's ids are in the list's order: on other databases they are read in
+        it, and an empty probe ran no SQL."""
+        return not (self._postgresql and self._probe) or self._probe_query[2]
+
+    @cached_property
     def _estimate(self) -> int | None:
         if not self._postgresql or self.object_list.query.is_empty():
             return None
@@ -174,13 +182,12 @@ class CappedCountPaginator(DjangoPaginator):
         limit = self.exact_count_limit + 1
         if self._postgresql:
             # One row holding an array: far cheaper to read than a thousand rows.
-            sql, params, self._sorted = self._compiled("probe", self._probe_sql)
+            sql, params, _ = self._probe_query
             with connections[self.object_list.db].cursor() as cursor:
                 cursor.execute(sql, params)
                 ids = cursor.fetchone()[0] or []
         else:
             ids = list(self.object_list.values_list("pk", flat=True)[:limit])
-            self._sorted = True
         return ids if len(ids) < limit else None
 
     @cached_property

@@ -82,6 +82,7 @@ def test_one_term_is_found_as_typed_in_the_title_or_description(
         ("σοφία", {"greek"}),  # "ΣΟΦΊΑ": σ is the lower case of Σ
         ("é.n", {"dotted"}),  # a regular expression's characters are taken literally
         ("éxn", set()),
+        ("fire", {"fire"}),  # an ASCII term folds ASCII letters: a dotless ı is not an i
     ],
 )
 def test_on_postgresql_a_term_beyond_ascii_ignores_the_case_of_every_letter(
@@ -91,6 +92,7 @@ def test_on_postgresql_a_term_beyond_ascii_ignores_the_case_of_every_letter(
         **tickets,
         "russian": TicketFactory(title="Принтер не печатает", team=cast["team"]),
         "greek": TicketFactory(title="ΣΟΦΊΑ", team=cast["team"]),
+        "dotless": TicketFactory(title="Fıre alarm", team=cast["team"]),
         "dotted": TicketFactory(title="Menu", description="See café.net", team=cast["team"]),
     }
 
