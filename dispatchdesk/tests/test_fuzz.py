@@ -1,8 +1,11 @@
 """Schema-driven fuzzing: schemathesis against /api/schema/ of the app served by gunicorn.
 
 Every operation, as a requester, an agent and a supervisor: no 5xx, and every response (error
-shapes included) as the schema documents it. CI runs a short budget; `make fuzz` a long one
-(FUZZ_MAX_EXAMPLES, FUZZ_SEED).
+shapes included) as the schema documents it. Each operation alone (examples, coverage,
+fuzzing), then chains of them that carry what one response returned into the next request
+(stateful: an id created by a POST read, edited and transitioned; the links are inferred from
+the schema). CI runs a short budget; `make fuzz` a long one (FUZZ_MAX_EXAMPLES, FUZZ_SEED;
+FUZZ_PHASES to run fewer phases).
 """
 
 import os
@@ -98,7 +101,7 @@ def test_no_server_errors_and_every_response_as_documented(served, role, tmp_pat
         "--workers",
         "1",
         "--phases",
-        "examples,coverage,fuzzing",
+        os.environ.get("FUZZ_PHASES", "examples,coverage,fuzzing,stateful"),
         "--generation-database",
         "none",
         "--request-timeout",
@@ -110,8 +113,14 @@ def test_no_server_errors_and_every_response_as_documented(served, role, tmp_pat
         str(tmp_path),
     ]
 
+    hooks = {"SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))}
     result = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
+        command,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **hooks},
     )
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
