@@ -6,18 +6,46 @@ from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
 from .models import Team, User
+from .services import user_change_problems, user_update
 
 
-class UserCreationForm(auth_forms.BaseUserCreationForm):
+class NormalizedEmailMixin:
+    """Emails stored as logins look them up (`UserManager.normalize_email`: lower case), so
+    that a user added as `Kim@Example.com` logs in, and a second `kim@example.com` is refused."""
+
+    def clean_email(self):
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class UserCreationForm(NormalizedEmailMixin, auth_forms.AdminUserCreationForm):
+    """Email, name, role and a password, or none yet (the admin's "usable password" switch)."""
+
     class Meta:
         model = User
         fields = ("email", "full_name", "role")
 
 
-class UserChangeForm(auth_forms.UserChangeForm):
+class UserChangeForm(NormalizedEmailMixin, auth_forms.UserChangeForm):
+    """The API's rules for a change of role, teams or status (accounts.services)."""
+
+    actor: User  # who is changing the user: set per request by UserAdmin.get_form
+
     class Meta:
         model = User
         fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        changes = {name: cleaned[name] for name in ("role", "is_active") if name in cleaned}
+        # The form sends the teams the user has as well: only a changed choice asks for teams,
+        # so that a role given up leaves its teams behind, as through the API.
+        if "teams" in cleaned and set(cleaned["teams"]) != set(self.instance.teams.all()):
+            changes["teams"] = cleaned["teams"]
+        problems = user_change_problems(by=self.actor, user=self.instance, changes=changes)
+        for field, messages in problems.items():
+            for message in messages:
+                self.add_error(field, message)
+        return cleaned
 
 
 @admin.register(User)
@@ -55,6 +83,26 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
             },
         ),
     )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a class made for this request
+        form.actor = request.user
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only viewers (supervisors) get no "Reset password" link to a page they may not open.
+        (name, options), *rest = fieldsets
+        fields = tuple(field for field in options["fields"] if field != "password")
+        return ((name, {**options, "fields": fields}), *rest)
+
+    def save_related(self, request, form, formsets, change):
+        # Teams through the same service as the API: only agents and supervisors keep any.
+        user_update(user=form.instance, teams=form.cleaned_data.get("teams"))
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def has_delete_permission(self, request, obj=None):
         # People are deactivated, not deleted; only an admin may delete, to clean up data.

@@ -16,7 +16,7 @@ from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
 from .models import Team, User, cannot_hold_work, may_hold_work
-from .serializers import NOT_A_WORKER
+from .services import NOT_A_WORKER
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
 

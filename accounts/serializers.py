@@ -3,11 +3,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from .choices import WORKER_ROLES, Role
 from .models import Team, User
-from .services import user_create, user_update
-
-NOT_A_WORKER = "Only active agents and supervisors can be team members."
+from .services import NOT_A_WORKER, user_change_problems, user_create, user_update
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -50,19 +47,7 @@ class UserSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         instance = self.instance
-        role = attrs.get("role", instance.role if instance else Role.REQUESTER)
-        errors = {}
-
-        if attrs.get("teams") and role not in WORKER_ROLES:
-            errors["teams"] = [NOT_A_WORKER]
-
-        actor = self.context["request"].user
-        if instance is not None and instance.pk == actor.pk:
-            # An admin who demotes or deactivates themselves may lock everyone out.
-            if "role" in attrs and attrs["role"] != instance.role:
-                errors["role"] = ["You cannot change your own role."]
-            if attrs.get("is_active") is False:
-                errors["is_active"] = ["You cannot deactivate yourself."]
+        errors = user_change_problems(by=self.context["request"].user, user=instance, changes=attrs)
 
         if "password" in attrs:
             candidate = User(

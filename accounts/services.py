@@ -5,6 +5,24 @@ from django.db import transaction
 from .choices import WORKER_ROLES, Role
 from .models import Team, User
 
+NOT_A_WORKER = "Only active agents and supervisors can be team members."
+
+
+def user_change_problems(*, by: User, user: User | None, changes: dict) -> dict[str, list[str]]:
+    """Why `by` may not give `user` (None: a new user) these `changes` of `role`, `teams` and
+    `is_active`: messages per field, empty when nothing stops it. The API and the admin both ask."""
+    role = changes.get("role", user.role if user else Role.REQUESTER)
+    problems = {}
+    if changes.get("teams") and role not in WORKER_ROLES:
+        problems["teams"] = [NOT_A_WORKER]
+    if user is not None and user.pk == by.pk:
+        # An admin who demotes or deactivates themselves may lock everyone out.
+        if "role" in changes and changes["role"] != user.role:
+            problems["role"] = ["You cannot change your own role."]
+        if changes.get("is_active") is False:
+            problems["is_active"] = ["You cannot deactivate yourself."]
+    return problems
+
 
 @transaction.atomic
 def user_create(

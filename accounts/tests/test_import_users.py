@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User
-from accounts.serializers import NOT_A_WORKER
+from accounts.services import NOT_A_WORKER
 from dispatchdesk.tests.importing import run, write_csv, write_json
 
 from .factories import PASSWORD, AgentFactory, TeamFactory

@@ -1370,3 +1370,107 @@ def test_an_admin_changes_a_role_and_teams(as_admin, agent, team, other_team):
     assert agent.role == Role.SUPERVISOR
     assert agent.is_staff
     assert set(agent.teams.all()) == {team, other_team}
+
+
+def test_an_admin_adds_a_user_from_the_add_page(as_admin):
+    page = as_admin.get("/admin/accounts/user/add/")
+    assert page.status_code == 200
+    data = form_data(page, "user_form")
+    data.update(
+        email="Kim.Lee@Example.com",
+        full_name="Kim Lee",
+        role=Role.AGENT,
+        usable_password="true",
+        password1="a-long-passphrase-2026",
+        password2="a-long-passphrase-2026",
+    )
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    kim = User.objects.get(email="kim.lee@example.com")  # stored as logins look it up
+    assert (kim.full_name, kim.role) == ("Kim Lee", Role.AGENT)
+    assert kim.check_password("a-long-passphrase-2026")
+
+
+def test_the_admin_refuses_an_email_that_differs_only_in_case(as_admin, agent):
+    data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
+    data.update(email=agent.email.upper(), role=Role.REQUESTER, usable_password="false")
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 200
+    assert "already exists" in html.unescape(response.content.decode())
+    assert User.objects.filter(email__iexact=agent.email).count() == 1
+
+
+def test_an_admin_adds_a_user_without_a_password_yet(as_admin):
+    data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
+    data.update(email="lee@example.com", role=Role.REQUESTER, usable_password="false")
+    data.pop("password1", None)
+    data.pop("password2", None)
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert not User.objects.get(email="lee@example.com").has_usable_password()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("role", Role.REQUESTER, "You cannot change your own role."),
+        ("is_active", None, "You cannot deactivate yourself."),
+    ],
+)
+def test_an_admin_cannot_demote_or_deactivate_themselves(
+    as_admin, admin_user, field, value, message
+):
+    url = f"/admin/accounts/user/{admin_user.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    if value is None:
+        data.pop(field, None)  # an unticked checkbox sends nothing
+    else:
+        data[field] = value
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 200
+    assert message in html.unescape(response.content.decode())
+    admin_user.refresh_from_db()
+    assert admin_user.role == Role.ADMIN
+    assert admin_user.is_active
+
+
+def test_a_user_made_a_requester_in_the_admin_leaves_their_teams(as_admin, agent, team):
+    url = f"/admin/accounts/user/{agent.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    assert data["teams"] == str(team.pk)  # the form sends the teams they have
+    data["role"] = Role.REQUESTER
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    agent = User.objects.get(pk=agent.pk)
+    assert agent.role == Role.REQUESTER
+    assert not agent.teams.exists()
+
+
+def test_a_requester_cannot_be_given_a_team_in_the_admin(as_admin, team):
+    requester = RequesterFactory()
+    url = f"/admin/accounts/user/{requester.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    data["teams"] = [str(team.pk)]
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 200
+    assert "Only active agents and supervisors can be team members." in response.content.decode()
+    assert not requester.teams.exists()
+
+
+def test_a_supervisor_reading_a_user_gets_no_password_reset_link(as_supervisor, agent):
+    page = as_supervisor.get(f"/admin/accounts/user/{agent.pk}/change/").content.decode()
+
+    assert "../password/" not in page
+    assert agent.email in page
