@@ -139,7 +139,13 @@ class WorkItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return format_html('<span class="dd-status dd-{}">{}</span>', obj.status, obj.status)
+        label = obj.get_status_display()
+        return format_html('<span class="dd-status dd-{}">{}</span>', obj.status, label)
+
+    # By urgency, as the API's `ordering=priority`, not by the values' spelling.
+    @admin.display(description="priority", ordering="priority_rank")
+    def priority_level(self, obj):
+        return obj.get_priority_display()
 
     @admin.display(description="due", ordering="due_at")
     def due(self, obj):

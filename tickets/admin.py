@@ -55,7 +55,7 @@ class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
         "id",
         "title",
         "status_badge",
-        "priority",
+        "priority_level",
         "team",
         "assignee",
         "requester",

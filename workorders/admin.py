@@ -41,7 +41,7 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
         "id",
         "title",
         "status_badge",
-        "priority",
+        "priority_level",
         "team",
         "assignee",
         "ticket",

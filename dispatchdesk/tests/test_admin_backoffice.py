@@ -461,6 +461,32 @@ def test_work_order_change_list_shows_actual_minutes_and_filters(as_supervisor, 
     }
 
 
+@pytest.mark.parametrize(
+    ("url", "make"),
+    [(TICKETS, TicketFactory), (WORK_ORDERS, WorkOrderFactory)],
+)
+def test_the_priority_column_sorts_by_urgency(as_supervisor, team, url, make):
+    for priority in (Priority.HIGH, Priority.LOW, Priority.URGENT, Priority.NORMAL):
+        make(team=team, priority=priority)
+    column = 4  # id, title, status, priority: the admin numbers its columns from 1
+
+    def shown(order):
+        response = as_supervisor.get(f"{url}?o={order}")
+        return [obj.priority for obj in response.context["cl"].result_list]
+
+    assert shown(f"-{column}") == ["urgent", "high", "normal", "low"]
+    assert shown(str(column)) == ["low", "normal", "high", "urgent"]
+
+
+def test_change_lists_show_statuses_and_priorities_by_their_labels(as_supervisor, team):
+    TicketFactory(team=team, status=TicketStatus.IN_PROGRESS, priority=Priority.URGENT)
+
+    page = as_supervisor.get(TICKETS).content.decode()
+
+    assert '<span class="dd-status dd-in_progress">In progress</span>' in page
+    assert ">Urgent<" in page
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 @pytest.mark.parametrize(
     ("model", "term", "indexes"),
