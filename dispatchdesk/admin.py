@@ -134,6 +134,15 @@ class WorkItemAdmin(admin.ModelAdmin):
         "updated_by",
     )
     actions = ["assign_to_me"]
+    # What a new object's empty team becomes (the create service's default): set by each subclass.
+    team_when_empty = ""
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a class made for this request
+        if obj is None and "team" in form.base_fields:
+            form.base_fields["team"].required = False
+            form.base_fields["team"].help_text = self.team_when_empty
+        return form
 
     # Columns
 

@@ -51,6 +51,7 @@ class WorkOrderInline(admin.TabularInline):
 class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
     importer_class = TicketImport
     transition_serializer = TicketTransitionSerializer
+    team_when_empty = "Empty: the default team."
     list_display = (
         "id",
         "title",

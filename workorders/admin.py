@@ -37,6 +37,7 @@ class TimeEntryInline(admin.TabularInline):
 class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
     importer_class = WorkOrderImport
     transition_serializer = WorkOrderTransitionSerializer
+    team_when_empty = "Empty: the ticket's team, or the default team without a ticket."
     list_display = (
         "id",
         "title",

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.choices import Role
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.tests.factories import (
     AdminFactory,
     AgentFactory,
@@ -1058,6 +1058,29 @@ def test_scheduling_from_the_change_page(as_supervisor, supervisor, team, agent)
         "schedule",
         "scheduled",
     )
+
+
+def test_a_work_order_added_for_a_ticket_without_a_team_takes_the_tickets(
+    as_supervisor, other_team
+):
+    ticket = TicketFactory(team=other_team, status=TicketStatus.OPEN)
+    data = form_data(as_supervisor.get(f"{WORK_ORDERS}add/"), "workorder_form")
+    data |= {"title": "Replace toner", "team": "", "ticket": str(ticket.pk)}
+
+    response = as_supervisor.post(f"{WORK_ORDERS}add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert WorkOrder.objects.get().team == other_team
+
+
+def test_a_ticket_added_without_a_team_goes_to_the_default_team(as_supervisor):
+    data = form_data(as_supervisor.get(f"{TICKETS}add/"), "ticket_form")
+    data |= {"title": "Lift stuck", "team": "", "requester": str(RequesterFactory().pk)}
+
+    response = as_supervisor.post(f"{TICKETS}add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert Ticket.objects.get().team == Team.objects.default()
 
 
 def test_adding_a_work_order_for_a_ticket(as_supervisor, supervisor, team, open_ticket):
