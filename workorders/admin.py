@@ -5,7 +5,7 @@ from dispatchdesk.admin_imports import ImportAdminMixin
 
 from . import services
 from .imports import WorkOrderImport
-from .models import ChecklistItem, TimeEntry, WorkOrder
+from .models import MAX_MINUTES_PER_ENTRY, ChecklistItem, TimeEntry, WorkOrder
 from .serializers import WorkOrderTransitionSerializer
 
 
@@ -28,6 +28,11 @@ class TimeEntryInline(admin.TabularInline):
     readonly_fields = ("user",)
     extra = 1
     can_delete = False
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "minutes":  # the API's range, in the input too (not 0 and up)
+            kwargs.update(min_value=1, max_value=MAX_MINUTES_PER_ENTRY)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -16,6 +17,9 @@ from dispatchdesk.workflow import (
 from tickets.models import SeenByWorker, Ticket, WorkItem, WorkItemQuerySet, worker_sees
 
 from .choices import ACTIVE_STATUSES, TERMINAL_STATUSES, WorkOrderStatus
+
+MAX_MINUTES_PER_ENTRY = 7 * 24 * 60  # a week
+MAX_ESTIMATED_MINUTES = 366 * 24 * 60  # a year
 
 
 class WorkOrderQuerySet(WorkItemQuerySet):
@@ -81,7 +85,9 @@ class WorkOrder(WorkItem):
     scheduled_start = models.DateTimeField(null=True, blank=True)
     scheduled_end = models.DateTimeField(null=True, blank=True)
     location = models.CharField(max_length=200, blank=True)
-    estimated_minutes = models.PositiveIntegerField(null=True, blank=True)
+    estimated_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_ESTIMATED_MINUTES)]
+    )
     completion_notes = models.TextField(blank=True)
 
     objects = WorkOrderQuerySet.as_manager()
@@ -100,6 +106,7 @@ class WorkOrder(WorkItem):
                 | Q(scheduled_start__isnull=True)
                 | Q(scheduled_end__gte=models.F("scheduled_start")),
                 name="workorder_schedule_ends_after_start",
+                violation_error_message="The scheduled end must not be before the start.",
             ),
         ]
         indexes = [
@@ -212,14 +219,12 @@ class ChecklistItem(models.Model):
         return self.text
 
 
-MAX_MINUTES_PER_ENTRY = 7 * 24 * 60  # a week
-MAX_ESTIMATED_MINUTES = 366 * 24 * 60  # a year
-
-
 class TimeEntry(models.Model):
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="time_entries")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    minutes = models.PositiveIntegerField()
+    minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_MINUTES_PER_ENTRY)]
+    )
     note = models.CharField(max_length=500, blank=True)
     date = models.DateField(default=timezone.localdate)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -228,7 +233,11 @@ class TimeEntry(models.Model):
         verbose_name_plural = "time entries"
         ordering = ["date", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(minutes__gt=0), name="time_entry_minutes_positive")
+            models.CheckConstraint(
+                condition=Q(minutes__gt=0),
+                name="time_entry_minutes_positive",
+                violation_error_message="Log at least one minute.",
+            )
         ]
 
     def __str__(self) -> str:

@@ -975,6 +975,50 @@ def test_logging_time_inline(as_supervisor, supervisor, work_order):
     ]
 
 
+@pytest.mark.parametrize(
+    ("minutes", "message"),
+    [
+        ("0", "Ensure this value is greater than or equal to 1."),
+        ("-5", "Ensure this value is greater than or equal to 1."),
+        ("10081", "Ensure this value is less than or equal to 10080."),
+    ],
+)
+def test_logging_minutes_out_of_range_inline_says_the_range(
+    as_supervisor, work_order, minutes, message
+):
+    page = as_supervisor.get(change_url(work_order))
+    assert re.search(r'name="time_entries-0-minutes"[^>]* min="1"', page.content.decode())
+    data = form_data(page, "workorder_form")
+    data["time_entries-0-minutes"] = minutes
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 200
+    assert message in html.unescape(response.content.decode())
+    assert not TimeEntry.objects.exists()
+    assert history(work_order) == []
+
+
+def test_a_schedule_that_ends_before_it_starts_says_so(as_supervisor, work_order):
+    start = timezone.now() + timedelta(days=1)
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data |= {
+        "scheduled_start_0": start.strftime("%Y-%m-%d"),
+        "scheduled_start_1": "10:00:00",
+        "scheduled_end_0": start.strftime("%Y-%m-%d"),
+        "scheduled_end_1": "09:00:00",
+    }
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert "The scheduled end must not be before the start." in page
+    assert "is violated" not in page
+    work_order.refresh_from_db()
+    assert work_order.scheduled_end is None
+
+
 def test_correcting_a_time_entry_inline(as_supervisor, supervisor, work_order, agent):
     entry = TimeEntryFactory(work_order=work_order, user=agent, minutes=30)
     data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
