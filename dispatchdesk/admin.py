@@ -18,7 +18,8 @@ from rest_framework.serializers import as_serializer_error
 from accounts.models import User
 
 from . import workflow
-from .exceptions import flatten_errors
+from .etags import etag_for
+from .exceptions import PreconditionFailed, flatten_errors
 from .models import Event
 from .pagination import CappedCountPaginator
 from .search import search
@@ -191,12 +192,26 @@ class WorkItemAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except PreconditionFailed:
+            name = self.model._meta.verbose_name
+            stale = (
+                f"Nothing was saved: this {name} was changed by someone else after you opened it. "
+                "It is shown again as it is now; make your changes again."
+            )
+            self.message_user(request, stale, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
         except REFUSALS as exc:
             self.message_user(request, describe_refusal(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def edited_fields(self, form) -> dict:
         return {name: form.cleaned_data[name] for name in form.changed_data}
+
+    def loaded_etag(self, request) -> str | None:
+        """The ETag of the object as its change page showed it (a hidden field): the services
+        refuse an edit made from a page that someone else's change has made stale, as the API
+        answers 412 to a stale `If-Match`."""
+        return request.POST.get("loaded_etag") or None
 
     def save_formset(self, request, form, formset, change):
         save_row = self.inline_savers().get(formset.model)
@@ -286,6 +301,8 @@ class WorkItemAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
+            # The version this page shows; a form shown again with errors keeps the first one.
+            context["loaded_etag"] = self.loaded_etag(request) or etag_for(obj)
             context["transitions"] = workflow.available_transitions(obj, request.user)
             context["assignable"] = User.objects.workers().filter(teams=obj.team_id)
             context["current_assignee"] = obj.assignee

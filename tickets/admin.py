@@ -118,7 +118,9 @@ class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
         if change:
             changes = {k: v for k, v in self.edited_fields(form).items() if k in WORKER_EDITABLE}
             if changes:  # saving only inlines must not touch (or be refused on) the ticket
-                ticket_update(ticket=obj, by=request.user, changes=changes)
+                ticket_update(
+                    ticket=obj, by=request.user, changes=changes, if_match=self.loaded_etag(request)
+                )
         else:
             created = ticket_create(by=request.user, **self.edited_fields(form))
             obj.pk = created.pk

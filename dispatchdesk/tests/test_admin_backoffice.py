@@ -28,13 +28,16 @@ from accounts.tests.factories import (
     SupervisorFactory,
     TeamFactory,
 )
+from dispatchdesk.etags import etag_for
 from dispatchdesk.models import Event, EventType
 from tickets.choices import Priority, TicketStatus
 from tickets.models import Comment, Ticket
+from tickets.services import ticket_update
 from tickets.tests.factories import TicketFactory
 from tickets.tests.test_search import plan
 from workorders.choices import WorkOrderStatus
 from workorders.models import ChecklistItem, TimeEntry, WorkOrder
+from workorders.services import work_order_update
 from workorders.tests.factories import (
     ChecklistItemFactory,
     TimeEntryFactory,
@@ -1567,3 +1570,75 @@ def test_a_supervisor_reading_a_user_gets_no_password_reset_link(as_supervisor, 
 
     assert "../password/" not in page
     assert agent.email in page
+
+
+# Two people editing the same object
+
+
+def test_an_edit_from_a_page_made_stale_by_another_change_saves_nothing(
+    as_supervisor, supervisor, open_ticket
+):
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    assert data["loaded_etag"] == etag_for(open_ticket)
+    ticket_update(ticket=open_ticket, by=supervisor, changes={"priority": Priority.URGENT})
+    data["description"] = "Edited from a page opened before the change"
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 302
+    assert messages_of(response) == [
+        (
+            "error",
+            "Nothing was saved: this ticket was changed by someone else after you opened it. "
+            "It is shown again as it is now; make your changes again.",
+        )
+    ]
+    open_ticket.refresh_from_db()
+    assert open_ticket.priority == Priority.URGENT  # not put back by the stale page
+    assert open_ticket.description != "Edited from a page opened before the change"
+
+    fresh = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    fresh["description"] = "Edited again"
+    assert as_supervisor.post(change_url(open_ticket), fresh).status_code == 302
+    open_ticket.refresh_from_db()
+    assert (open_ticket.description, open_ticket.priority) == ("Edited again", Priority.URGENT)
+
+
+def test_a_form_shown_again_with_errors_keeps_the_version_first_opened(
+    as_supervisor, supervisor, open_ticket
+):
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    first = data["loaded_etag"]
+    ticket_update(ticket=open_ticket, by=supervisor, changes={"priority": Priority.URGENT})
+    data["title"] = ""  # required: the page comes back with an error
+
+    again = as_supervisor.post(change_url(open_ticket), data)
+
+    assert again.status_code == 200
+    assert form_data(again, "ticket_form")["loaded_etag"] == first
+    data["title"] = "Fixed title"
+    assert as_supervisor.post(change_url(open_ticket), data).status_code == 302
+    open_ticket.refresh_from_db()
+    assert open_ticket.title != "Fixed title"
+    assert open_ticket.priority == Priority.URGENT
+
+
+def test_a_stale_work_order_page_saves_nothing_but_its_inlines_need_no_fresh_page(
+    as_supervisor, supervisor, work_order
+):
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    work_order_update(work_order=work_order, by=supervisor, changes={"location": "Roof"})
+
+    stale = dict(data, location="Basement")
+    assert as_supervisor.post(change_url(work_order), stale).status_code == 302
+    work_order.refresh_from_db()
+    assert work_order.location == "Roof"
+
+    # Logging time changes no field of the work order: nothing to be stale about.
+    data["location"] = "Roof"
+    data["time_entries-0-minutes"] = "15"
+    response = as_supervisor.post(change_url(work_order), data)
+    assert response.status_code == 302
+    # The first refusal's message is still queued (no page was read in between), then success.
+    assert [level for level, _ in messages_of(response)] == ["error", "success"]
+    assert TimeEntry.objects.get(work_order=work_order).minutes == 15
