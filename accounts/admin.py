@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 
 from dispatchdesk.admin_imports import ImportAdminMixin
 
@@ -46,6 +47,10 @@ class UserChangeForm(NormalizedEmailMixin, auth_forms.UserChangeForm):
             for message in messages:
                 self.add_error(field, message)
         return cleaned
+
+
+# What a user may do follows from their role alone: groups would grant nothing.
+admin.site.unregister(Group)
 
 
 @admin.register(User)

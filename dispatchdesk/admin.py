@@ -6,6 +6,7 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,6 +27,8 @@ from .search import search
 
 # What a service may refuse with; the admin shows these as messages instead of failing.
 REFUSALS = (APIException, DjangoValidationError)
+# The history inline's box on a change page: its formset's prefix (app, model, generic keys).
+HISTORY_ANCHOR = "dispatchdesk-event-content_type-object_id-group"
 
 
 def describe_refusal(exc: Exception) -> str:
@@ -204,6 +207,14 @@ class WorkItemAdmin(admin.ModelAdmin):
             self.message_user(request, describe_refusal(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
+    def history_view(self, request, object_id, extra_context=None):
+        """The audit trail is the change page's history inline, not Django's log of admin edits
+        (which misses everything done through the API)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_view_or_change_permission(request, obj):
+            return super().history_view(request, object_id, extra_context)  # its 404 / 403
+        return HttpResponseRedirect(f"{self.change_url(obj)}#{HISTORY_ANCHOR}")
+
     def edited_fields(self, form) -> dict:
         return {name: form.cleaned_data[name] for name in form.changed_data}
 
@@ -326,8 +337,9 @@ class WorkItemAdmin(admin.ModelAdmin):
             else:
                 succeeded += 1
         if succeeded:
-            plural = self.model._meta.verbose_name_plural
-            self.message_user(request, f"{done}: {succeeded} {plural}.", messages.SUCCESS)
+            meta = self.model._meta
+            kind = meta.verbose_name if succeeded == 1 else meta.verbose_name_plural
+            self.message_user(request, f"{done}: {succeeded} {kind}.", messages.SUCCESS)
 
     @admin.action(description="Assign to me")
     def assign_to_me(self, request, queryset):

@@ -28,6 +28,7 @@ from accounts.tests.factories import (
     SupervisorFactory,
     TeamFactory,
 )
+from dispatchdesk.admin import HISTORY_ANCHOR
 from dispatchdesk.etags import etag_for
 from dispatchdesk.models import Event, EventType
 from tickets.choices import Priority, TicketStatus
@@ -1294,7 +1295,7 @@ def test_bulk_verify_work_orders(as_supervisor, supervisor, team, agent):
         f"{working}: Cannot verify a work order whose status is in_progress."
     ]
     [done] = successes_of(response)
-    assert "1 work orders" in done
+    assert "1 work order." in done
     completed.refresh_from_db()
     working.refresh_from_db()
     assert (completed.status, working.status) == (
@@ -1642,3 +1643,24 @@ def test_a_stale_work_order_page_saves_nothing_but_its_inlines_need_no_fresh_pag
     # The first refusal's message is still queued (no page was read in between), then success.
     assert [level for level, _ in messages_of(response)] == ["error", "success"]
     assert TimeEntry.objects.get(work_order=work_order).minutes == 15
+
+
+def test_the_history_button_leads_to_the_audit_trail(as_supervisor, open_ticket):
+    response = as_supervisor.get(f"{change_url(open_ticket)}history/".replace("change/", ""))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{change_url(open_ticket)}#{HISTORY_ANCHOR}"
+    page = as_supervisor.get(change_url(open_ticket)).content.decode()
+    assert f'id="{HISTORY_ANCHOR}"' in page
+
+
+def test_the_history_of_an_unknown_object_answers_as_django_does(as_supervisor):
+    response = as_supervisor.get(f"{TICKETS}987654/history/")
+
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    assert errors_of(response) == [] and "doesn’t exist" in messages_of(response)[0][1]
+
+
+def test_groups_are_not_offered_as_roles_decide_everything(as_admin):
+    assert as_admin.get("/admin/auth/group/").status_code == 404
+    assert "/admin/auth/group/" not in as_admin.get("/admin/").content.decode()
