@@ -105,7 +105,7 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
 
     def save_related(self, request, form, formsets, change):
         # Teams through the same service as the API: only agents and supervisors keep any.
-        user_update(user=form.instance, teams=form.cleaned_data.get("teams"))
+        user_update(user=form.instance, by=request.user, teams=form.cleaned_data.get("teams"))
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

@@ -4,7 +4,13 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from .models import Team, User
-from .services import NOT_A_WORKER, user_change_problems, user_create, user_update
+from .services import (
+    NOT_A_WORKER,
+    team_update,
+    user_change_problems,
+    user_create,
+    user_update,
+)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -67,7 +73,7 @@ class UserSerializer(serializers.ModelSerializer):
         return user_create(**validated_data)
 
     def update(self, instance, validated_data):
-        return user_update(user=instance, **validated_data)
+        return user_update(user=instance, by=self.context["request"].user, **validated_data)
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -84,3 +90,6 @@ class TeamSerializer(serializers.ModelSerializer):
         if any(not (member.is_active and member.is_worker) for member in members):
             raise serializers.ValidationError(NOT_A_WORKER)
         return members
+
+    def update(self, instance, validated_data):
+        return team_update(team=instance, by=self.context["request"].user, **validated_data)

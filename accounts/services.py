@@ -2,8 +2,12 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from dispatchdesk import workflow
+from tickets.models import Ticket
+from workorders.models import WorkOrder
+
 from .choices import WORKER_ROLES, Role
-from .models import Team, User
+from .models import Team, User, may_hold_work
 
 NOT_A_WORKER = "Only active agents and supervisors can be team members."
 
@@ -42,11 +46,17 @@ def user_create(
 
 @transaction.atomic
 def user_update(
-    *, user: User, password: str | None = None, teams: Iterable[Team] | None = None, **fields
+    *,
+    user: User,
+    by: User,
+    password: str | None = None,
+    teams: Iterable[Team] | None = None,
+    **fields,
 ) -> User:
     """Change a user's profile, role, status or password.
 
-    Only agents and supervisors belong to teams: a user who moves to another role leaves them.
+    Only agents and supervisors belong to teams: a user who moves to another role leaves them,
+    and work they can no longer hold goes back to its team (`release_work`).
     """
     for name, value in fields.items():
         setattr(user, name, value)
@@ -59,4 +69,39 @@ def user_update(
         user.teams.clear()
     elif teams is not None:
         user.teams.set(teams)
+    release_work(user, by=by)
     return user
+
+
+@transaction.atomic
+def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, **fields) -> Team:
+    """Rename a team or change its members; work of those who leave goes back to the team."""
+    for name, value in fields.items():
+        setattr(team, name, value)
+    team.save()
+    if members is not None:
+        members = list(members)
+        leaving = team.members.exclude(pk__in=[member.pk for member in members])
+        left = list(leaving)
+        team.members.set(members)
+        for person in left:
+            release_work(person, by=by)
+    return team
+
+
+def release_work(person: User, *, by: User) -> int:
+    """Unassign `person` from the open tickets and work orders they may no longer hold: all of
+    them once they are not an active agent or supervisor, else those of teams they have left.
+    Each goes back to its team's queue with an `unassigned` event by `by`, as a supervisor's
+    unassigning would; closed, cancelled and verified work keeps its assignee. The number
+    released."""
+    teams = set(person.teams.values_list("pk", flat=True))
+    rule = {"is_active": person.is_active, "role": person.role, "team_ids": teams}
+    keeps = {team for team in teams if may_hold_work(**rule, team_id=team)}
+    released = 0
+    for model in (Ticket, WorkOrder):
+        held = model.objects.filter(assignee=person).exclude(team_id__in=keeps)
+        for item in held.exclude(status__in=model.TERMINAL_STATUSES).order_by("pk"):
+            workflow.assign(item, by=by, to=None)
+            released += 1
+    return released

@@ -1,0 +1,138 @@
+"""Work goes back to its team when its assignee may no longer hold it: a role given up, an
+account deactivated, a team left. Through the users API, the teams API and the admin alike."""
+
+import pytest
+
+from accounts.choices import Role
+from accounts.models import User
+from dispatchdesk.models import Event, EventType
+from tickets.choices import TicketStatus
+from tickets.tests.factories import TicketFactory
+from workorders.choices import WorkOrderStatus
+from workorders.tests.factories import WorkOrderFactory
+
+from .factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def teams():
+    return TeamFactory(name="Facilities"), TeamFactory(name="IT")
+
+
+@pytest.fixture
+def agent(teams):
+    return AgentFactory(teams=teams)
+
+
+@pytest.fixture
+def work(agent, teams):
+    """What the agent holds: open work in both teams, and closed work that keeps its assignee."""
+    facilities, it = teams
+    return {
+        "ticket": TicketFactory(team=facilities, assignee=agent, status=TicketStatus.IN_PROGRESS),
+        "resolved": TicketFactory(team=facilities, assignee=agent, status=TicketStatus.RESOLVED),
+        "work_order": WorkOrderFactory(team=facilities, assignee=agent),
+        "it_ticket": TicketFactory(team=it, assignee=agent, status=TicketStatus.OPEN),
+        "closed": TicketFactory(team=facilities, assignee=agent, status=TicketStatus.CLOSED),
+        "verified": WorkOrderFactory(
+            team=facilities, assignee=agent, status=WorkOrderStatus.VERIFIED
+        ),
+    }
+
+
+def assignees(work) -> dict[str, int | None]:
+    return {name: type(obj).objects.get(pk=obj.pk).assignee_id for name, obj in work.items()}
+
+
+def unassigned_by(obj) -> list[tuple[int | None, dict]]:
+    events = Event.objects.for_object(obj).filter(type=EventType.UNASSIGNED)
+    return [(event.actor_id, event.data) for event in events]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"role": Role.REQUESTER}, {"is_active": False}],
+    ids=["made a requester", "deactivated"],
+)
+def test_a_person_who_may_no_longer_work_gives_back_all_their_open_work(
+    client_for, agent, work, change
+):
+    admin = AdminFactory()
+
+    response = client_for(admin).patch(f"/api/v1/users/{agent.pk}/", change, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert assignees(work) == {
+        "ticket": None,
+        "resolved": None,
+        "work_order": None,
+        "it_ticket": None,
+        "closed": agent.pk,  # history is not rewritten
+        "verified": agent.pk,
+    }
+    assert unassigned_by(work["ticket"]) == [(admin.pk, {"from": agent.pk, "to": None})]
+    assert unassigned_by(work["work_order"]) == [(admin.pk, {"from": agent.pk, "to": None})]
+
+
+def test_leaving_a_team_gives_back_that_teams_work_only(client_for, agent, work, teams):
+    facilities, it = teams
+
+    response = client_for(AdminFactory()).patch(
+        f"/api/v1/users/{agent.pk}/", {"teams": [it.pk]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    held = assignees(work)
+    assert (held["ticket"], held["work_order"], held["resolved"]) == (None, None, None)
+    assert held["it_ticket"] == agent.pk
+
+
+def test_a_team_that_drops_a_member_takes_back_its_work(client_for, agent, work, teams):
+    facilities, it = teams
+    supervisor = SupervisorFactory()
+    stays = AgentFactory(teams=[facilities])
+
+    response = client_for(supervisor).patch(
+        f"/api/v1/teams/{facilities.pk}/", {"members": [stays.pk]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert set(facilities.members.all()) == {stays}
+    held = assignees(work)
+    assert (held["ticket"], held["work_order"]) == (None, None)
+    assert held["it_ticket"] == agent.pk
+    assert unassigned_by(work["ticket"]) == [(supervisor.pk, {"from": agent.pk, "to": None})]
+
+
+def test_renaming_a_team_keeps_its_members_and_their_work(client_for, agent, work, teams):
+    facilities, _ = teams
+
+    response = client_for(SupervisorFactory()).patch(
+        f"/api/v1/teams/{facilities.pk}/", {"name": "Buildings"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert agent in facilities.members.all()
+    assert assignees(work)["ticket"] == agent.pk
+
+
+def test_a_role_given_up_in_the_admin_gives_back_the_work_too(client, agent, work):
+    admin = AdminFactory()
+    client.force_login(admin)
+    url = f"/admin/accounts/user/{agent.pk}/change/"
+    data = {
+        "email": agent.email,
+        "full_name": agent.full_name,
+        "role": Role.REQUESTER,
+        "teams": [team.pk for team in agent.teams.all()],
+        "is_active": "on",
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert User.objects.get(pk=agent.pk).role == Role.REQUESTER
+    assert assignees(work)["ticket"] is None
+    assert unassigned_by(work["ticket"]) == [(admin.pk, {"from": agent.pk, "to": None})]
