@@ -314,7 +314,9 @@ class WorkItemAdmin(admin.ModelAdmin):
         if obj is not None and obj.pk:
             # The version this page shows; a form shown again with errors keeps the first one.
             context["loaded_etag"] = self.loaded_etag(request) or etag_for(obj)
-            context["transitions"] = workflow.available_transitions(obj, request.user)
+            context["transitions"], context["blocked_transitions"] = workflow.transition_choices(
+                obj, request.user
+            )
             context["assignable"] = User.objects.workers().filter(teams=obj.team_id)
             context["current_assignee"] = obj.assignee
             context["transition_url"] = reverse(

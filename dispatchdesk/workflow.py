@@ -101,11 +101,23 @@ def unmet_guards(obj, transition) -> list[str]:
 
 def available_transitions(obj, user) -> list[dict]:
     """What `user` may fire now: state, role and guards all satisfied."""
-    return [
-        {"name": t.name, "target": t.target, "needs": t.custom.get("needs", [])}
-        for t in transitions_from_current_state(obj)
-        if t.has_perm(obj, user) and not unmet_guards(obj, t)
-    ]
+    return transition_choices(obj, user)[0]
+
+
+def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
+    """What `user` may fire now, and what they could fire from here but for guards, each with
+    what is missing (`unmet`)."""
+    available, blocked = [], []
+    for t in transitions_from_current_state(obj):
+        if not t.has_perm(obj, user):
+            continue
+        unmet = unmet_guards(obj, t)
+        option = {"name": t.name, "target": t.target}
+        if unmet:
+            blocked.append({**option, "unmet": unmet})
+        else:
+            available.append({**option, "needs": t.custom.get("needs", [])})
+    return available, blocked
 
 
 def lock(obj):

@@ -571,6 +571,23 @@ def test_change_page_offers_the_transitions_open_to_the_supervisor(
     assert history(ticket) == []
 
 
+def test_change_page_says_why_a_transition_is_not_offered(as_supervisor, team, agent):
+    ticket = TicketFactory(team=team, status=TicketStatus.OPEN)
+    pump = WorkOrderFactory(team=team, ticket=ticket, title="Pump", status=WorkOrderStatus.OPEN)
+
+    response = as_supervisor.get(change_url(ticket))
+
+    assert "resolve" not in offered_transitions(response)
+    assert "start" not in offered_transitions(response)
+    blocked = {t["name"]: t["unmet"] for t in response.context["blocked_transitions"]}
+    assert blocked == {
+        "resolve": [f"linked work orders are still active: #{pump.pk} Pump (open)"],
+        "start": ["it has no assignee"],
+    }
+    page = html.unescape(response.content.decode())
+    assert "Not yet: start → in_progress, because it has no assignee." in page
+
+
 def test_a_terminal_ticket_has_no_assign_form(as_supervisor, team, agent):
     ticket = TicketFactory(team=team, status=TicketStatus.CANCELLED, assignee=agent)
 
