@@ -81,8 +81,7 @@ def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, 
     team.save()
     if members is not None:
         members = list(members)
-        leaving = team.members.exclude(pk__in=[member.pk for member in members])
-        left = list(leaving)
+        left = list(team.members.exclude(pk__in=[member.pk for member in members]))
         team.members.set(members)
         for person in left:
             release_work(person, by=by)
