@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
@@ -7,7 +9,7 @@ from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
 from .models import Team, User
-from .services import user_change_problems, user_update
+from .services import team_update, user_change_problems, user_update
 
 
 class NormalizedEmailMixin:
@@ -117,10 +119,37 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
         return request.user.is_active and request.user.is_superuser  # roles are for admins
 
 
+class TeamForm(forms.ModelForm):
+    """A team's name and members, as `PATCH teams/{id}/` takes them."""
+
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.workers().order_by("email"),
+        required=False,
+        widget=FilteredSelectMultiple("members", is_stacked=False),
+        help_text="Active agents and supervisors. Work of anyone taken out goes back to the "
+        "team's queue.",
+    )
+
+    class Meta:
+        model = Team
+        fields = ("name",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["members"].initial = list(self.instance.members.all())
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = TeamForm
     list_display = ("name", "created_at")
     search_fields = ("name",)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Through the same service as the API: whoever leaves gives their work back.
+        team_update(team=form.instance, by=request.user, members=form.cleaned_data["members"])
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser

@@ -4,7 +4,7 @@ account deactivated, a team left. Through the users API, the teams API and the a
 import pytest
 
 from accounts.choices import Role
-from accounts.models import User
+from accounts.models import Team, User
 from dispatchdesk.models import Event, EventType
 from tickets.choices import TicketStatus
 from tickets.tests.factories import TicketFactory
@@ -136,3 +136,43 @@ def test_a_role_given_up_in_the_admin_gives_back_the_work_too(client, agent, wor
     assert User.objects.get(pk=agent.pk).role == Role.REQUESTER
     assert assignees(work)["ticket"] is None
     assert unassigned_by(work["ticket"]) == [(admin.pk, {"from": agent.pk, "to": None})]
+
+
+def test_a_supervisor_sets_a_teams_members_in_the_admin(client, agent, work, teams):
+    facilities, it = teams
+    supervisor = SupervisorFactory()
+    newcomer = AgentFactory()
+    client.force_login(supervisor)
+    url = f"/admin/accounts/team/{facilities.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.context["adminform"].form["members"].value() == [agent.pk]
+
+    response = client.post(url, {"name": "Facilities", "members": [newcomer.pk]})
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert set(facilities.members.all()) == {newcomer}
+    held = assignees(work)
+    assert (held["ticket"], held["work_order"], held["it_ticket"]) == (None, None, agent.pk)
+    assert unassigned_by(work["ticket"]) == [(supervisor.pk, {"from": agent.pk, "to": None})]
+
+
+def test_a_team_added_in_the_admin_takes_its_members(client, agent):
+    client.force_login(SupervisorFactory())
+
+    response = client.post("/admin/accounts/team/add/", {"name": "Night", "members": [agent.pk]})
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert list(Team.objects.get(name="Night").members.all()) == [agent]
+
+
+def test_only_active_agents_and_supervisors_are_offered_as_members(client, agent):
+    client.force_login(SupervisorFactory())
+    requester = User.objects.create_user(email="req@example.com", role=Role.REQUESTER)
+    data = {"name": "Night", "members": [requester.pk]}
+
+    response = client.post("/admin/accounts/team/add/", data)
+
+    assert response.status_code == 200
+    assert "members" in response.context["adminform"].form.errors
+    assert not Team.objects.filter(name="Night").exists()
