@@ -9,7 +9,13 @@ from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
 from .models import Team, User
-from .services import team_update, user_change_problems, user_update
+from .services import (
+    TEAM_NAME_TAKEN,
+    team_name_taken,
+    team_update,
+    user_change_problems,
+    user_update,
+)
 
 
 class NormalizedEmailMixin:
@@ -138,6 +144,12 @@ class TeamForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["members"].initial = list(self.instance.members.all())
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if team_name_taken(name, team=self.instance):
+            raise forms.ValidationError(TEAM_NAME_TAKEN)
+        return name
 
 
 @admin.register(Team)

@@ -6,6 +6,8 @@ from rest_framework.validators import UniqueValidator
 from .models import Team, User
 from .services import (
     NOT_A_WORKER,
+    TEAM_NAME_TAKEN,
+    team_name_taken,
     team_update,
     user_change_problems,
     user_create,
@@ -85,6 +87,13 @@ class TeamSerializer(serializers.ModelSerializer):
         model = Team
         fields = ["id", "name", "members", "created_at"]
         read_only_fields = ["created_at"]
+        # The name's uniqueness, in any case, is validate_name's (the model's is exact only).
+        extra_kwargs = {"name": {"validators": []}}
+
+    def validate_name(self, name: str) -> str:
+        if team_name_taken(name, team=self.instance):
+            raise serializers.ValidationError(TEAM_NAME_TAKEN)
+        return name
 
     def validate_members(self, members: list[User]) -> list[User]:
         if any(not (member.is_active and member.is_worker) for member in members):

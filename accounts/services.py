@@ -10,6 +10,14 @@ from .choices import WORKER_ROLES, Role
 from .models import Team, User, may_hold_work
 
 NOT_A_WORKER = "Only active agents and supervisors can be team members."
+TEAM_NAME_TAKEN = "A team with this name already exists."
+
+
+def team_name_taken(name: str, *, team: Team | None = None) -> bool:
+    """Whether another team has this name in any case: `IT` and `it` would be one queue to
+    people, and imports name teams."""
+    others = Team.objects.exclude(pk=team.pk) if team and team.pk else Team.objects.all()
+    return others.filter(name__iexact=name).exists()
 
 
 def user_change_problems(*, by: User, user: User | None, changes: dict) -> dict[str, list[str]]:

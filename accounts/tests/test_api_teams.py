@@ -93,6 +93,29 @@ def test_team_names_are_unique(client_for):
     assert "name" in response.json()["fields"]
 
 
+@pytest.mark.parametrize("name", ["ops", "OPS", "Ops"])
+def test_team_names_differing_only_in_case_are_one_name(client_for, name):
+    TeamFactory(name="Ops")
+
+    response = client_for(SupervisorFactory()).post(TEAMS_URL, {"name": name}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["name"] == ["A team with this name already exists."]
+    assert Team.objects.filter(name__iexact="ops").count() == 1
+
+
+def test_a_team_renamed_to_its_own_name_in_another_case_is_fine(client_for):
+    team = TeamFactory(name="Ops")
+
+    response = client_for(SupervisorFactory()).patch(
+        f"{TEAMS_URL}{team.pk}/", {"name": "OPS"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    team.refresh_from_db()
+    assert team.name == "OPS"
+
+
 def test_unknown_member_id_is_400(client_for):
     response = client_for(SupervisorFactory()).post(
         TEAMS_URL, {"name": "Ops", "members": [999999]}, format="json"

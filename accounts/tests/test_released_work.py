@@ -176,3 +176,14 @@ def test_only_active_agents_and_supervisors_are_offered_as_members(client, agent
     assert response.status_code == 200
     assert "members" in response.context["adminform"].form.errors
     assert not Team.objects.filter(name="Night").exists()
+
+
+def test_the_admin_refuses_a_team_name_differing_only_in_case(client, teams):
+    client.force_login(SupervisorFactory())
+
+    response = client.post("/admin/accounts/team/add/", {"name": "facilities", "members": []})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == [
+        "A team with this name already exists."
+    ]
