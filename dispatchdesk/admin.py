@@ -141,6 +141,22 @@ class WorkItemAdmin(admin.ModelAdmin):
     # What a new object's empty team becomes (the create service's default): set by each subclass.
     team_when_empty = ""
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_terminal:
+            # Closed, cancelled and verified work is read-only (the services refuse edits):
+            # shown so, not as a form whose save fails. Comments and transitions stay.
+            return tuple(dict.fromkeys([*readonly, *self.fields]))
+        return readonly
+
+    def save_form(self, request, form, change):
+        # A page shown while the object was editable, saved after it was closed, posts fields
+        # that the form now leaves out: refuse them rather than drop them without a word.
+        editable = set(self.fields) - set(super().get_readonly_fields(request, form.instance))
+        if change and form.instance.is_terminal and editable.intersection(request.POST):
+            workflow.ensure_editable(form.instance, None)  # says it is read-only (409)
+        return super().save_form(request, form, change)
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)  # a class made for this request
         if obj is None and "team" in form.base_fields:
