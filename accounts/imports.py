@@ -4,7 +4,6 @@ Columns: `email, full_name, role, teams` (team names separated by `;`). Rows are
 email; a new user gets no usable password until an admin sets one.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +15,9 @@ from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
 from .models import Team, User, cannot_hold_work, may_hold_work
-from .services import NOT_A_WORKER
+from .services import NOT_A_WORKER, memberships, release_work
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
-
-
-def memberships(user_ids: Iterable[int]) -> dict[int, frozenset[int]]:
-    """{user id: ids of their teams}, in one query."""
-    teams = defaultdict(set)
-    rows = User.teams.through.objects.filter(user_id__in=list(user_ids))
-    for user_id, team_id in rows.values_list("user_id", "team_id"):
-        teams[user_id].add(team_id)
-    return {user_id: frozenset(team_ids) for user_id, team_ids in teams.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +177,7 @@ class UserImport(bulk.Importer):
             for change in [*plan.creates, *moved]
             for team_id in sorted(change.values["teams"])
         )
+        # As through the API: work someone can no longer hold goes back to its team's queue.
+        regrouped = [change.pk for change in plan.updates if change.diff.keys() & {"role", "teams"}]
+        if regrouped:
+            release_work(User.objects.filter(pk__in=regrouped), by=self.by)

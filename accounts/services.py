@@ -1,3 +1,4 @@
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -77,7 +78,7 @@ def user_update(
         user.teams.clear()
     elif teams is not None:
         user.teams.set(teams)
-    release_work(user, by=by)
+    release_work([user], by=by)
     return user
 
 
@@ -91,24 +92,48 @@ def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, 
         members = list(members)
         left = list(team.members.exclude(pk__in=[member.pk for member in members]))
         team.members.set(members)
-        for person in left:
-            release_work(person, by=by)
+        release_work(left, by=by)
     return team
 
 
-def release_work(person: User, *, by: User) -> int:
-    """Unassign `person` from the open tickets and work orders they may no longer hold: all of
-    them once they are not an active agent or supervisor, else those of teams they have left.
-    Each goes back to its team's queue with an `unassigned` event by `by`, as a supervisor's
-    unassigning would; closed, cancelled and verified work keeps its assignee. The number
+def memberships(user_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """{user id: ids of their teams}, in one query."""
+    teams = defaultdict(set)
+    rows = User.teams.through.objects.filter(user_id__in=list(user_ids))
+    for user_id, team_id in rows.values_list("user_id", "team_id"):
+        teams[user_id].add(team_id)
+    return {user_id: frozenset(team_ids) for user_id, team_ids in teams.items()}
+
+
+def release_work(people: Iterable[User], *, by: User | None) -> int:
+    """Unassign each of `people` (as they are now) from the open tickets and work orders they may
+    no longer hold: all of them once they are not an active agent or supervisor, else those of
+    teams they have left. Each goes back to its team's queue with an `unassigned` event by `by`
+    (None: the system, in an import); closed, cancelled and verified work keeps its assignee.
+    One query a kind of work finds what is held, whatever the number of people. The number
     released."""
-    teams = set(person.teams.values_list("pk", flat=True))
-    rule = {"is_active": person.is_active, "role": person.role, "team_ids": teams}
-    keeps = {team for team in teams if may_hold_work(**rule, team_id=team)}
+    people = {person.pk: person for person in people}
+    teams = memberships(people)
+
+    def may_hold(person_id: int, team_id: int) -> bool:
+        person = people[person_id]
+        rule = {"is_active": person.is_active, "role": person.role}
+        return may_hold_work(**rule, team_ids=teams.get(person_id, frozenset()), team_id=team_id)
+
     released = 0
     for model in (Ticket, WorkOrder):
-        held = model.objects.filter(assignee=person).exclude(team_id__in=keeps)
-        for item in held.exclude(status__in=model.TERMINAL_STATUSES).order_by("pk"):
-            workflow.assign(item, by=by, to=None)
+        open_work = model.objects.exclude(status__in=model.TERMINAL_STATUSES)
+        held = open_work.filter(assignee_id__in=people).order_by("pk")
+        for pk, person_id, team_id in held.values_list("pk", "assignee_id", "team_id"):
+            if may_hold(person_id, team_id):
+                continue
+            item = workflow.lock(model(pk=pk))  # then judged again, as it is once locked
+            if (
+                item.is_terminal
+                or item.assignee_id != person_id
+                or may_hold(person_id, item.team_id)
+            ):
+                continue
+            workflow.set_assignee(item, by=by, to=None)
             released += 1
     return released

@@ -251,6 +251,12 @@ def assign(obj, *, by, to, public: bool = True):
                 f"a supervisor assigns this {kind}."
             )
 
+    return set_assignee(obj, by=by, to=to, public=public)
+
+
+def set_assignee(obj, *, by, to, public: bool = True):
+    """Record `to` (or nobody) as the assignee of `obj`, locked and already checked: `assign`'s
+    last step, and what giving back work does (`by` None: the system, in an import)."""
     previous = obj.assignee
     if pk_or_none(previous) == pk_or_none(to):
         return obj

@@ -4,7 +4,11 @@ import pytest
 
 from accounts.models import User
 from accounts.services import NOT_A_WORKER
+from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
+from tickets.choices import TicketStatus
+from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
 
 from .factories import PASSWORD, AgentFactory, TeamFactory
 
@@ -142,3 +146,26 @@ def test_skip_invalid_and_dry_run(teams, tmp_path):
         "one@example.com",
         "three@example.com",
     ]
+
+
+def test_an_import_that_moves_people_gives_back_the_work_they_can_no_longer_hold(teams, tmp_path):
+    support, field = teams["Support"], teams["Field"]
+    mover = AgentFactory(email="mo@example.com", teams=[support, field])
+    leaver = AgentFactory(email="lee@example.com", teams=[support])
+    kept = TicketFactory(team=field, assignee=mover, status=TicketStatus.OPEN)
+    left = TicketFactory(team=support, assignee=mover, status=TicketStatus.OPEN)
+    dropped = TicketFactory(team=support, assignee=leaver, status=TicketStatus.IN_PROGRESS)
+    closed = TicketFactory(team=support, assignee=leaver, status=TicketStatus.CLOSED)
+    path = users_file(
+        tmp_path,
+        {"email": "mo@example.com", "teams": "Field"},
+        {"email": "lee@example.com", "role": "requester"},
+    )
+
+    outcome = run("import_users", path)
+
+    assert outcome.ok, outcome.errors
+    assignees = dict(Ticket.objects.values_list("pk", "assignee_id"))
+    assert assignees == {kept.pk: mover.pk, left.pk: None, dropped.pk: None, closed.pk: leaver.pk}
+    events = Event.objects.for_object(dropped).filter(type=EventType.UNASSIGNED)
+    assert [(e.actor_id, e.data) for e in events] == [(None, {"from": leaver.pk, "to": None})]
