@@ -8,8 +8,9 @@ bench/api/generate.py, starts DispatchDesk and the floor (bench/api/floor.py) un
 the same settings (sync workers, as many as cores, on 127.0.0.1), logs in as the bench agent
 (JWT), and runs each scenario with wrk for a fixed time at a fixed concurrency, after a short
 warm-up. Reads are measured in slices that alternate with the floor serving the same data, so
-that both see the same machine. It reports requests/s, p50, p99, errors, the ratio to the floor
-and the workers' memory. Everything it starts is stopped at the end, also on Ctrl-C. Only
+that both see the same machine. It reports requests/s, p50, p99, errors, the CPU time a request
+(the servers' processes and PostgreSQL's, from /proc), the ratio to the floor and the workers'
+memory. Everything it starts is stopped at the end, also on Ctrl-C. Only
 127.0.0.1 is ever contacted.
 """
 
@@ -285,6 +286,45 @@ def login(port: int) -> str:
     return json.load(urllib.request.urlopen(request, timeout=30))["access"]
 
 
+# --- CPU ----------------------------------------------------------------------------------
+
+
+def cpu_seconds(root: int) -> float | None:
+    """CPU time (user + system) of a process tree on Linux: the process, its children alive now
+    and those already reaped (counted in the parent's `cutime`/`cstime`), so that a difference
+    of two readings holds the work of children that started or ended in between. None when
+    /proc does not show the process (a server on another machine)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid: int) -> list[int]:
+        # After the command's closing parenthesis: state, ppid, ... utime is field 14 of stat.
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return [int(value) for value in stat[11:15]]  # utime, stime, cutime, cstime
+
+    try:
+        total = sum(fields(root))
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            total += sum(fields(int(child)))
+        except OSError:  # ended since the list was read: its time is in the root's cutime now
+            continue
+    return total / tick
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL server's main process, when it runs on this machine."""
+    with psycopg.connect(url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        status = Path(f"/proc/{backend}/status").read_text()
+    except OSError:
+        return None
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid")))
+
+
 # --- load ---------------------------------------------------------------------------------
 
 
@@ -318,13 +358,27 @@ def wrk(port: int, lines: list[str], token: str, seconds: float, connections: in
     return stats
 
 
+def measured_wrk(
+    server: Server, postgresql: int | None, lines: list[str], token: str, *load
+) -> dict:
+    """wrk's results, with the CPU time the server and PostgreSQL spent meanwhile (None where
+    /proc does not show them)."""
+    processes = {"server_cpu_s": server.process.pid, "postgresql_cpu_s": postgresql}
+    before = {key: pid and cpu_seconds(pid) for key, pid in processes.items()}
+    stats = wrk(server.port, lines, token, *load)
+    for key, pid in processes.items():
+        after = pid and cpu_seconds(pid)
+        stats[key] = None if before[key] is None or after is None else after - before[key]
+    return stats
+
+
 def combine(slices: list[dict]) -> dict:
     """One result from consecutive slices: requests and errors add up; p50 is the median of the
     slices' medians and p99 the worst of their p99s (percentiles do not add)."""
     requests = sum(s["requests"] for s in slices)
     seconds = sum(s["duration_us"] for s in slices) / 1e6
     p50s = sorted(s["p50_us"] for s in slices)
-    return {
+    combined = {
         "requests": requests,
         "rps": requests / seconds,
         "errors": sum(s["errors"] for s in slices),
@@ -333,6 +387,12 @@ def combine(slices: list[dict]) -> dict:
         "max_us": max(s["max_us"] for s in slices),
         "slices": slices,
     }
+    # CPU a request: the server's processes, and PostgreSQL's (every process of the server).
+    for key in ("server_cpu_s", "postgresql_cpu_s"):
+        spent = [s.get(key) for s in slices]
+        if requests and None not in spent:
+            combined[key.replace("_s", "_ms_per_request")] = 1000 * sum(spent) / requests
+    return combined
 
 
 def bench_size(args, tickets: int, logs: Path) -> dict:
@@ -361,6 +421,7 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
     app = Server("dispatchdesk", "layers:application", APP_PORT, app_env, workers, logs)
     floor = Server("floor", "floor:application", FLOOR_PORT, floor_env, workers, logs)
     results: dict = {"tickets": tickets, "search_counts": fx.search_counts, "scenarios": {}}
+    postgresql = postmaster_pid(url)
     try:
         app.wait_ready("/healthz")
         floor.wait_ready("/list")
@@ -381,7 +442,9 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
                     fx.reset()
                     seconds = args.duration / args.rounds
                     slices[part].append(
-                        wrk(server.port, requests[part], token, seconds, args.connections)
+                        measured_wrk(
+                            server, postgresql, requests[part], token, seconds, args.connections
+                        )
                     )
                     time.sleep(DRAIN_SECONDS)
             stats = combine(slices[name])
@@ -399,7 +462,7 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
                     if floor_name
                     else ""
                 )
-                + f"RSS {stats['rss_mb']} MB"
+                + f"CPU {cpu_per_request(stats)} ms/req  RSS {stats['rss_mb']} MB"
             )
         results["rss_end_mb"] = app.worker_rss_mb()
     finally:
@@ -417,18 +480,20 @@ def report(runs: list[dict], args) -> str:
         lines += [
             f"### {run['tickets']:,} tickets",
             "",
-            "| scenario | req/s | p50 ms | p99 ms | errors | floor req/s | ÷ floor |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| scenario | req/s | p50 ms | p99 ms | errors | CPU ms a request | floor req/s "
+            "| ÷ floor |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, stats in run["scenarios"].items():
             floor = stats.get("floor")
             lines.append(
                 f"| {name} | {stats['rps']:.0f} | {stats['p50_us'] / 1000:.1f} "
-                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} "
-                f"| {floor['rps']:.0f} ({stats['floor_name']}) | {stats['ratio']:.2f} |"
-                if floor
-                else f"| {name} | {stats['rps']:.0f} | {stats['p50_us'] / 1000:.1f} "
-                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} | | |"
+                f"| {stats['p99_us'] / 1000:.1f} | {stats['errors']} | {cpu_per_request(stats)} "
+                + (
+                    f"| {floor['rps']:.0f} ({stats['floor_name']}) | {stats['ratio']:.2f} |"
+                    if floor
+                    else "| | |"
+                )
             )
         start = " / ".join(f"{mb:.0f}" for mb in run.get("rss_start_mb", []))
         after = [
@@ -437,6 +502,9 @@ def report(runs: list[dict], args) -> str:
         ]
         searched = ", ".join(f"`{t}` {n:,}" for t, n in run["search_counts"].items())
         lines += [
+            "",
+            "CPU ms a request: the time DispatchDesk's gunicorn processes + PostgreSQL's processes "
+            "spent, divided by the requests served (blank when PostgreSQL runs elsewhere).",
             "",
             f"DispatchDesk workers' memory (RSS, MB): {start} after start-up; after each "
             f"scenario: {'; '.join(after)}.",
@@ -471,6 +539,15 @@ def report(runs: list[dict], args) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def cpu_per_request(stats: dict) -> str:
+    """`server + PostgreSQL` CPU milliseconds a request, or what of it was measured."""
+    server = stats.get("server_cpu_ms_per_request")
+    postgresql = stats.get("postgresql_cpu_ms_per_request")
+    if server is None:
+        return ""
+    return f"{server:.1f}" if postgresql is None else f"{server:.1f} + {postgresql:.1f}"
 
 
 def machine() -> str:
