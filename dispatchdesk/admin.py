@@ -305,7 +305,8 @@ class WorkItemAdmin(admin.ModelAdmin):
         except REFUSALS as exc:
             self.message_user(request, describe_refusal(exc), messages.ERROR)
         else:
-            done = f"Fired {data['name']}: the {obj._meta.verbose_name} is now {obj.status}."
+            status = obj.get_status_display().lower()
+            done = f"Fired {data['name']}: the {obj._meta.verbose_name} is now {status}."
             self.message_user(request, done, messages.SUCCESS)
         return HttpResponseRedirect(self.change_url(obj))
 

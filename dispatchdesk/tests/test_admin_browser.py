@@ -113,18 +113,18 @@ def test_a_supervisor_works_the_queue_in_the_admin(page, live_server, desk, tmp_
 
     # Open the ticket and fire transitions with the buttons.
     page.get_by_role("link", name="VPN drops").click()
-    expect(page.locator("#current-status")).to_have_text("open")
+    expect(page.locator("#current-status")).to_have_text("Open")
     hold = page.locator("form.dd-transition", has=page.locator("input[value=hold]"))
     hold.locator("textarea[name=note]").fill("Waiting for the provider")
     hold.get_by_role("button").click()
-    expect(page.locator(".messagelist")).to_contain_text("Fired hold: the ticket is now on_hold")
-    expect(page.locator("#current-status")).to_have_text("on_hold")
+    expect(page.locator(".messagelist")).to_contain_text("Fired hold: the ticket is now on hold")
+    expect(page.locator("#current-status")).to_have_text("On hold")
     resolve = page.locator("form.dd-transition", has=page.locator("input[value=resolve]"))
     resolve.get_by_role("button").click()  # the browser refuses: resolution is required
-    expect(page.locator("#current-status")).to_have_text("on_hold")
+    expect(page.locator("#current-status")).to_have_text("On hold")
     resolve.locator("textarea[name=resolution]").fill("Provider fixed the line")
     resolve.get_by_role("button").click()
-    expect(page.locator("#current-status")).to_have_text("resolved")
+    expect(page.locator("#current-status")).to_have_text("Resolved")
     screenshot(page, tmp_path, "admin-ticket-change")
 
     # A bulk action over resolved tickets, one of which fails (already closed).
