@@ -94,6 +94,9 @@ def work_order_update(
     if "team" in changes:
         ensure_own_team(by, changes["team"])
     ticket = changes.get("ticket")
+    if "ticket" in changes and ticket is None and work_order.ticket_id is not None:
+        # Unlinking would hide the work from the ticket's resolve guard and its history.
+        raise Conflict("A linked work order stays with its ticket: it cannot be unlinked.")
     if ticket is not None and ticket.pk != work_order.ticket_id:
         if work_order.ticket_id is not None:
             raise Conflict("This work order already belongs to another ticket.")

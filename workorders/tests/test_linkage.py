@@ -123,6 +123,26 @@ def test_a_work_order_cannot_move_to_another_ticket(client_for, cast, ticket):
     assert work_order.ticket == ticket
 
 
+def test_a_linked_work_order_cannot_be_unlinked_to_get_round_the_resolve_guard(
+    client_for, cast, ticket
+):
+    work_order = WorkOrderFactory(team=cast["team"], ticket=ticket, status="in_progress")
+    supervisor = client_for(cast["supervisor"])
+
+    unlinked = supervisor.patch(f"{URL}{work_order.pk}/", {"ticket": None}, format="json")
+
+    assert unlinked.status_code == 409
+    assert unlinked.json()["detail"] == (
+        "A linked work order stays with its ticket: it cannot be unlinked."
+    )
+    work_order.refresh_from_db()
+    assert work_order.ticket == ticket
+    assert not Event.objects.for_object(work_order).exists()
+    assert resolve(supervisor, ticket).status_code == 409
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+
+
 @pytest.mark.parametrize("status", ["resolved", "closed", "cancelled"])
 def test_a_ticket_no_longer_being_worked_takes_no_work_orders(client_for, cast, status):
     ticket = TicketFactory(team=cast["team"], status=status)
