@@ -3,6 +3,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
+from . import tokens
 from .filtersets import TeamFilterSet, UserFilterSet
 from .models import Team, User
 from .permissions import TeamPermission, UserPermission
@@ -70,9 +71,13 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     The refresh token sent is blacklisted: using it again answers 401.
     """
 
+    serializer_class = tokens.TokenRefreshSerializer
+
 
 class LogoutView(jwt_views.TokenBlacklistView):
     """Blacklist a refresh token so that it can no longer be used."""
+
+    serializer_class = tokens.TokenBlacklistSerializer
 
     @extend_schema(responses={204: None})
     def post(self, request, *args, **kwargs):

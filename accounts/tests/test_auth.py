@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import authentication
 from accounts.authentication import user_by_id
@@ -96,6 +96,42 @@ def test_logout_with_a_garbage_token_is_401(api_client):
     response = api_client.post(LOGOUT_URL, {"refresh": "not-a-token"}, format="json")
 
     assert response.status_code == 401
+
+
+def test_a_deleted_users_refresh_token_is_401_like_a_deactivated_ones(api_client):
+    user = AgentFactory(email="alex@example.com")
+    tokens = login(api_client, "alex@example.com").json()
+    user.delete()  # the admin may delete users
+
+    response = api_client.post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "no_active_account"
+
+
+def signed_refresh(user, **claims) -> str:
+    """A refresh token signed with the installation's key, its claims changed (None: removed)."""
+    token = RefreshToken.for_user(user)
+    for claim, value in claims.items():
+        if value is None:
+            del token.payload[claim]
+        else:
+            token[claim] = value
+    return str(token)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"jti": None}, {"jti": 7}, {"user_id": "abc"}, {"user_id": None}, {"user_id": ["1"]}],
+)
+@pytest.mark.parametrize("url", [REFRESH_URL, LOGOUT_URL])
+def test_a_signed_refresh_token_with_claims_we_never_issue_is_401(api_client, url, claims):
+    refresh = signed_refresh(AgentFactory(), **claims)
+
+    response = api_client.post(url, {"refresh": refresh}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
 
 
 @pytest.mark.parametrize("header", [None, "Bearer garbage", "Bearer ", "Token abc", "Bearer a.b.c"])

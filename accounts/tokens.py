@@ -1,0 +1,43 @@
+"""Refresh tokens as the API takes them back: a token whose claims are not the ones DispatchDesk
+issues, or whose user is gone, answers 401 like any other bad token (simplejwt's own serializers
+look the user up unguarded and read the token's id without checking that it is there)."""
+
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+
+from .models import User
+
+
+def checked_refresh(raw: str) -> jwt_serializers.RefreshToken:
+    """The refresh token `raw`, signed by us and with an id and a user id of the right types."""
+    try:
+        refresh = jwt_serializers.RefreshToken(raw)  # TokenError: not ours, expired or revoked
+    except KeyError as missing:  # a claim the blacklist check reads (the token's id)
+        raise TokenError("Token has no id") from missing
+    user_id = refresh.get(api_settings.USER_ID_CLAIM)
+    if not isinstance(refresh.get(api_settings.JTI_CLAIM), str):
+        raise TokenError("Token has no id")
+    # simplejwt writes the user's id as a string of digits.
+    if not (isinstance(user_id, str) and user_id.isascii() and user_id.isdigit()):
+        raise TokenError("Token contained no recognizable user identification")
+    return refresh
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    def validate(self, attrs):
+        refresh = checked_refresh(attrs["refresh"])
+        user_id = int(refresh[api_settings.USER_ID_CLAIM])
+        if not User.objects.filter(pk=user_id, is_active=True).exists():
+            # A deleted user is no different from a deactivated one.
+            raise AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            )
+        return super().validate(attrs)
+
+
+class TokenBlacklistSerializer(jwt_serializers.TokenBlacklistSerializer):
+    def validate(self, attrs):
+        checked_refresh(attrs["refresh"])
+        return super().validate(attrs)
