@@ -14,7 +14,7 @@ from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
-from .models import Team, User, cannot_hold_work, may_hold_work
+from .models import DEFAULT_TEAM_NAME, Team, User, cannot_hold_work, may_hold_work
 from .services import NOT_A_WORKER, memberships, release_work
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
@@ -44,16 +44,12 @@ class Directory:
         self.team_names = {pk: name for name, pk in self.team_ids.items()}
         self.by_email: dict[str, Person | None] = {}
         self.by_id: dict[int, Person] = {}
-        self._default_team_id: int | None = None
 
     @property
-    def default_team_id(self) -> int:
-        if self._default_team_id is None:
-            team = Team.objects.default()
-            self.team_ids.setdefault(team.name, team.pk)
-            self.team_names.setdefault(team.pk, team.name)
-            self._default_team_id = team.pk
-        return self._default_team_id
+    def default_team_id(self) -> int | None:
+        # An import creates no team, not even the default one that the API would make again
+        # after it was renamed: the rows are checked outside the import's transaction.
+        return self.team_ids.get(DEFAULT_TEAM_NAME)
 
     def load(self, *, emails: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
         emails = {email for email in emails if email not in self.by_email}

@@ -153,6 +153,12 @@ def read_rows(
     return read_csv(text, name, columns, key)
 
 
+# A cell may be as long as any value the API takes (a description has no limit of its own): the
+# csv module's default of 128 KiB would make a file that an export wrote unreadable. The whole
+# file is in memory already, so a larger cell costs nothing more.
+csv.field_size_limit(2**31 - 1)
+
+
 def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row]:
     # Lines are counted as an editor does: the header is line 1, and a row whose quoted cells
     # span several lines is reported at the line where it starts.
@@ -185,6 +191,10 @@ def read_json(
         raise FileProblem(
             f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
         ) from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise FileProblem(f"{name}: not valid JSON (a number of over 4,300 digits).") from None
+    except RecursionError:
+        raise FileProblem(f"{name}: not valid JSON (nested too deeply).") from None
     if not isinstance(items, list):
         raise FileProblem(f"{name}: expected a JSON list of objects.")
     keys = list(dict.fromkeys(k for item in items if isinstance(item, dict) for k in item))
@@ -267,8 +277,14 @@ class DateTime:
             moment = None
         if moment is None:
             raise Invalid(self.message)
-        if moment.tzinfo is None:
-            moment = timezone.make_aware(moment)
+        try:
+            if moment.tzinfo is None:
+                moment = timezone.make_aware(moment)
+            # Stored in UTC: a moment that has no UTC date (before year 1, after 9999) would be
+            # written by PostgreSQL and then not be readable again (as the API refuses it).
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise Invalid("Datetime value out of range.") from None
         return moment
 
 
@@ -492,7 +508,11 @@ def copy_into(cursor, model: type[models.Model], names: list[str], table: str | 
     function that writes one row dict. (Django lists COPY with the queries it records.)"""
     fields = [model._meta.get_field(name) for name in names]
     table = table or connection.ops.quote_name(model._meta.db_table)
-    with cursor.copy(f"COPY {table} ({quoted(fields)}) FROM STDIN (FORMAT BINARY)") as copy:
+    # psycopg's own errors, as Django's (IntegrityError...): what the import command reports.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {table} ({quoted(fields)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
         copy.set_types([column_type(f) for f in fields])
         yield row_writer(copy, fields)
 
@@ -927,7 +947,9 @@ class ExportCommand(BaseCommand):
             write("\n]\n" if self.count else "[]\n")
             return
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        # CRLF, as RFC 4180 has it: the writer then also quotes a cell holding a lone CR, which
+        # the reader would otherwise take for the end of the row.
+        writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(self.columns)
         for row in self.counted():
             writer.writerow([csv_text(row[column]) for column in self.columns])

@@ -22,9 +22,13 @@ from .history import pk_or_none, record
 from .models import EventType
 
 
-def default_due_at(priority: str, start: datetime | None = None) -> datetime:
-    """When work of this priority is due, from settings.DUE_HOURS (hours per priority)."""
-    return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
+def default_due_at(priority: str, start: datetime | None = None) -> datetime | None:
+    """When work of this priority is due, from settings.DUE_HOURS (hours per priority); None when
+    that is after the last date there is (work imported as created on 9999-12-31)."""
+    try:
+        return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
+    except OverflowError:
+        return None
 
 
 # Who may fire a transition: callables (instance, user) -> bool with a `who` description.

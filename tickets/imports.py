@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django.contrib.contenttypes.models import ContentType
 
 from accounts.imports import Directory
-from accounts.models import Team
+from accounts.models import DEFAULT_TEAM_NAME, Team
 from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
@@ -24,6 +24,11 @@ from .models import Ticket
 
 NORMAL, NEW = Priority.NORMAL.value, TicketStatus.NEW.value
 RESOLVED, CLOSED = TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value
+# A new row without a team goes to the default team; an import never creates one.
+NO_DEFAULT_TEAM = (
+    f'This field is required: there is no team named "{DEFAULT_TEAM_NAME}" to default to.'
+)
+
 TICKET_COLUMNS = (
     "external_ref",
     "title",
@@ -108,7 +113,7 @@ class WorkItemImport(bulk.Importer):
     def clean_more(self, current, after, errors) -> None:
         """Rules across fields, once every value is known."""
 
-    def default_team_id(self, after: dict[str, Any]) -> int:
+    def default_team_id(self, after: dict[str, Any]) -> int | None:
         return self.directory.default_team_id
 
     def place(self, given, current, after, errors) -> None:
@@ -121,6 +126,9 @@ class WorkItemImport(bulk.Importer):
             after["team_id"] = team_id
         elif current is None:
             after["team_id"] = self.default_team_id(after)
+            if after["team_id"] is None:
+                errors.append(("team", NO_DEFAULT_TEAM))
+                return
         if "assignee_email" in given:
             person = directory.person(given["assignee_email"], errors, "assignee_email")
             if person is None:

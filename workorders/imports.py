@@ -133,7 +133,7 @@ class WorkOrderImport(WorkItemImport):
         else:
             after["ticket_id"] = ticket_id
 
-    def default_team_id(self, after: dict[str, Any]) -> int:
+    def default_team_id(self, after: dict[str, Any]) -> int | None:
         """The ticket's team, else the default team."""
         if after["ticket_id"] is not None:
             return self.ticket_teams[after["ticket_id"]]

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 from django.core.management.base import OutputWrapper
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
-from dispatchdesk.bulk import Progress
+from dispatchdesk.bulk import Progress, insert_rows
 from dispatchdesk.models import Event
 from dispatchdesk.tests.importing import run, write_csv
 from tickets.imports import TICKET_COLUMNS, TicketImport
 from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 HEADER = ",".join(TICKET_COLUMNS)
@@ -76,6 +77,16 @@ def failure(tmp_path, name: str, content: bytes | None, *args) -> str:
             "object.json",
             b'{"external_ref": "T-1"}',
             "object.json: expected a JSON list of objects.",
+        ),
+        (
+            "digits.json",
+            b'[{"external_ref": "T-1", "title": ' + b"9" * 5000 + b"}]",
+            "digits.json: not valid JSON (a number of over 4,300 digits).",
+        ),
+        (
+            "deep.json",
+            b"[" * 100_000 + b"]" * 100_000,
+            "deep.json: not valid JSON (nested too deeply).",
         ),
         (
             "keys.json",
@@ -235,3 +246,19 @@ def test_checking_ahead_in_a_thread_gives_the_same_result(tmp_path, monkeypatch)
     outcome = run("import_tickets", good, "--batch-size", "50")
     assert "the database refused a batch; nothing written: lost" in outcome.failure
     assert threading.active_count() == threads  # every helper thread has finished
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.django_db
+def test_a_row_the_database_refuses_during_copy_is_djangos_integrity_error():
+    """What the import command catches and reports in one line (another import wrote the same
+    external_ref meanwhile): psycopg's own error would end in a traceback."""
+    existing = TicketFactory(external_ref="T-1")
+    fields = {
+        f.attname: getattr(existing, f.attname)
+        for f in Ticket._meta.concrete_fields
+        if not f.primary_key and not f.generated
+    }
+
+    with pytest.raises(IntegrityError, match="ticket_external_ref_unique"), transaction.atomic():
+        insert_rows(Ticket, [fields])

@@ -88,6 +88,26 @@ def test_export_then_import_round_trips_every_field(people, tmp_path, name):
     assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    "description",
+    [
+        "a lone carriage return:\rin the middle",
+        "a description longer than 128 KiB " * 5_000 + "end",
+    ],
+    ids=["lone CR", "200 KB"],
+)
+def test_a_csv_export_of_any_text_the_api_takes_is_read_back(people, tmp_path, description):
+    TicketFactory(external_ref="T-9", description=description)
+    exported = tmp_path / "tickets.csv"
+    assert run("export_tickets", "-o", exported).ok
+    Ticket.objects.all().delete()
+
+    outcome = run("import_tickets", exported)
+
+    assert outcome.ok, outcome.errors or outcome.out
+    assert Ticket.objects.get().description == description
+
+
 def test_export_writes_csv_to_standard_output_and_json_on_request(people, tmp_path):
     assert run("import_tickets", write_csv(tmp_path / "source.csv", list(TICKET_COLUMNS), ROWS)).ok
 

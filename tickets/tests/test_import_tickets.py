@@ -144,6 +144,9 @@ BAD_CELLS = [
     ),
     ({"due_at": "tomorrow"}, f"due_at: {DATETIME_FORMAT}"),
     ({"created_at": "2026-02-30T10:00"}, f"created_at: {DATETIME_FORMAT}"),
+    # No date in UTC: PostgreSQL would store them and then fail to give them back.
+    ({"due_at": "9999-12-31T23:00:00-05:00"}, "due_at: Datetime value out of range."),
+    ({"created_at": "0001-01-01T00:00:00+05:00"}, "created_at: Datetime value out of range."),
 ]
 
 
@@ -163,6 +166,34 @@ def test_each_kind_of_bad_row_is_reported_by_line_and_nothing_is_written(
     assert "nothing written: 1 of 3 rows failed" in outcome.out
     assert not Ticket.objects.exists()
     assert not Event.objects.exists()
+
+
+def test_work_created_at_the_end_of_time_gets_no_default_due_date(people, tmp_path):
+    path = tickets_file(tmp_path, row(created_at="9999-12-31T20:00:00Z"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.ok, outcome.errors
+    ticket = Ticket.objects.get()
+    assert ticket.created_at == datetime(9999, 12, 31, 20, tzinfo=UTC)
+    assert ticket.due_at is None
+
+
+@pytest.mark.parametrize("batch_size", ["1", "2000"])
+def test_an_import_creates_no_default_team_after_it_was_renamed(people, tmp_path, batch_size):
+    """With several batches the rows are checked on a connection of their own, outside the
+    import's transaction: a team made there would stay, whatever the import's outcome."""
+    Team.objects.filter(name="General").update(name="Helpdesk")
+    teams = set(Team.objects.values_list("name", flat=True))
+    path = tickets_file(tmp_path, row("T-1", team=""), row("T-2", team="Support"))
+
+    outcome = run("import_tickets", path, "--batch-size", batch_size)
+
+    assert outcome.errors == [
+        'line 2: team: This field is required: there is no team named "General" to default to.'
+    ]
+    assert set(Team.objects.values_list("name", flat=True)) == teams
+    assert not Ticket.objects.exists()
 
 
 def test_a_row_with_several_bad_cells_reports_each(people, tmp_path):
