@@ -10,8 +10,6 @@ from accounts.throttling import login_throttled
 from tickets import urls as tickets_urls
 from workorders import urls as workorders_urls
 
-from .health import healthz, readyz
-
 # One router gives the browsable API a single root listing every app's resources.
 api_router = DefaultRouter()
 for app_urls in (accounts_urls, tickets_urls, workorders_urls):
@@ -38,8 +36,6 @@ urlpatterns = [
     path("admin/login/", login_throttled(admin.site.login)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
 ]
 
 # Outside DRF's views (no route matched, a crash): the API's error shape under /api/.

@@ -5,10 +5,16 @@ set -eu
 python manage.py migrate --noinput
 
 if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
-    # Fails harmlessly when that admin already exists (every start after the first).
-    python manage.py createsuperuser --noinput >/dev/null 2>&1 \
-        && echo "Created admin ${DJANGO_SUPERUSER_EMAIL}" \
-        || echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
+    # Every start after the first finds the admin there; any other failure (an email that is
+    # not one, the database) stops the container with Django's message.
+    exists=$(python manage.py shell --verbosity=0 -c "import os; from accounts.models import User
+print(User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).exists())")
+    if [ "$exists" = "True" ]; then
+        echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
+    else
+        python manage.py createsuperuser --noinput >/dev/null
+        echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
+    fi
 fi
 
 exec gunicorn dispatchdesk.wsgi:application \

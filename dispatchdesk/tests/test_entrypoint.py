@@ -1,5 +1,6 @@
 """The container entrypoint, run for real: migrate a fresh database, then serve with gunicorn."""
 
+import re
 import subprocess
 
 import pytest
@@ -42,3 +43,56 @@ def test_entrypoint_migrates_creates_the_admin_and_serves(tmp_path):
             timeout=60,
         )
         assert check.stdout.split() == ["admin", "True", "True"], check.stderr
+
+
+@pytest.mark.django_db
+def test_entrypoint_restarts_with_its_admin_and_stops_on_an_admin_it_cannot_create(tmp_path):
+    with fresh_database(tmp_path, "entrypoint") as database_url:
+        server = AppServer(database_url, PORT)
+        server.start()
+        server.stop()
+        server.start()  # the admin exists now
+        assert f"Admin {ADMIN_EMAIL} already exists" in server.stop()
+
+        bad = AppServer(database_url, PORT, DJANGO_SUPERUSER_EMAIL="not-an-email")
+        started = subprocess.run(
+            ["sh", "docker/entrypoint.sh"],
+            cwd=BASE_DIR,
+            env=bad.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert started.returncode != 0
+    assert "Enter a valid email address." in started.stderr
+    assert "already exists" not in started.stdout
+
+
+def test_the_images_healthcheck_passes_whatever_host_the_installation_names(tmp_path):
+    """The Dockerfile's HEALTHCHECK command, run as Docker runs it, against the entrypoint's
+    server with a real host name in DJANGO_ALLOWED_HOSTS."""
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    [command] = re.findall(r"^HEALTHCHECK .*? CMD (.*)$", dockerfile, flags=re.MULTILINE)
+    with fresh_database(tmp_path, "healthcheck") as database_url:
+        server = AppServer(database_url, PORT, DJANGO_ALLOWED_HOSTS="desk.example.com")
+        server.start()
+        try:
+            check = subprocess.run(
+                ["sh", "-c", command],
+                env=server.env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        finally:
+            server.stop()
+
+    assert check.returncode == 0, check.stderr
+
+
+def test_the_image_leaves_out_local_secrets():
+    """The README has docker compose read its secrets from `.env` beside the Dockerfile, and
+    the Dockerfile copies the whole folder."""
+    ignored = (BASE_DIR / ".dockerignore").read_text().split()
+    assert {".env", ".env.*"} <= set(ignored)

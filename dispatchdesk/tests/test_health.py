@@ -25,6 +25,21 @@ def test_healthz_does_not_touch_the_database(client, django_assert_num_queries):
         assert client.get("/healthz").status_code == 200
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_by_any_address_and_over_plain_http(client, settings, path):
+    """Docker's HEALTHCHECK asks 127.0.0.1, an orchestrator the container's own address; the
+    installation names its real host in DJANGO_ALLOWED_HOSTS and redirects HTTP to HTTPS."""
+    settings.ALLOWED_HOSTS = ["desk.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+
+    probe = client.get(path, HTTP_HOST="10.1.2.3:8000")
+
+    assert (probe.status_code, probe.json()) == (200, {"status": "ok"})
+    assert client.get("/api/v1/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+    assert client.get("/api/v1/", HTTP_HOST="desk.example.com").status_code == 301
+
+
 def probe_readyz(database_url: str) -> tuple[int, dict]:
     result = run_python(PROBE, DJANGO_DEBUG="1", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr
