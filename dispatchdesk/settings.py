@@ -1,6 +1,7 @@
 """DispatchDesk settings, read from the environment (see docs/configuration.md)."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,24 +12,54 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    # A typo must not turn a security setting (DJANGO_HTTPS) off without a word.
+    raise ImproperlyConfigured(
+        f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {value!r}."
+    )
 
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 0) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}.") from exc
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ImproperlyConfigured(
+            f"{name} must be an integer of at least {minimum}, got {value!r}."
+        )
+    return number
+
+
+# DRF reads a rate as `count/period` and looks only at the period's first letter: `20/month`
+# would be 20 a minute, and an unknown letter fails every request (500). Whole words only.
+RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A throttle rate such as `20/minute`; empty turns the throttle off (None)."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    if not RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per second, minute, hour or day (such as "
+            f"'20/minute'), or empty for no limit; got {value!r}."
+        )
+    return value
 
 
 def env_float(name: str, default: float) -> float | None:
@@ -123,6 +154,9 @@ TEMPLATES = [
 
 # Database
 # SQLite is the zero-setup default; production runs PostgreSQL through DATABASE_URL.
+if "DATABASE_URL" in os.environ and not os.environ["DATABASE_URL"].strip():
+    # Set but empty is a mistake of the deployment, not a wish for SQLite.
+    raise ImproperlyConfigured("DATABASE_URL is set but empty: give a URL, or unset it for SQLite.")
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -136,7 +170,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast instead of hanging when the database is unreachable.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault(
-        "connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5)
+        "connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1)
     )
     # What the planner pays for reading a page out of order. PostgreSQL's default (4) prices a
     # spinning disk; 1.1 is the usual value for SSDs or data held in memory, and with it the
@@ -225,9 +259,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "login": os.environ.get("DJANGO_LOGIN_THROTTLE_RATE", "20/minute") or None,
-        "anon": os.environ.get("DJANGO_ANON_THROTTLE_RATE", "120/minute") or None,
-        "user": os.environ.get("DJANGO_USER_THROTTLE_RATE", "1200/minute") or None,
+        "login": env_rate("DJANGO_LOGIN_THROTTLE_RATE", "20/minute"),
+        "anon": env_rate("DJANGO_ANON_THROTTLE_RATE", "120/minute"),
+        "user": env_rate("DJANGO_USER_THROTTLE_RATE", "1200/minute"),
     },
     # Which address the per-IP throttles count: with 0 the connection's own, and `X-Forwarded-For`
     # is ignored (left unset, DRF would take the whole header, which any client can make up to
@@ -237,8 +271,8 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7, minimum=1)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
@@ -266,13 +300,13 @@ SPECTACULAR_SETTINGS = {
 # Tickets and work orders
 # Hours until new work is due, by priority, when no due date is given.
 DUE_HOURS = {
-    "urgent": env_int("DUE_HOURS_URGENT", 4),
-    "high": env_int("DUE_HOURS_HIGH", 24),
-    "normal": env_int("DUE_HOURS_NORMAL", 72),
-    "low": env_int("DUE_HOURS_LOW", 168),
+    "urgent": env_int("DUE_HOURS_URGENT", 4, minimum=1),
+    "high": env_int("DUE_HOURS_HIGH", 24, minimum=1),
+    "normal": env_int("DUE_HOURS_NORMAL", 72, minimum=1),
+    "low": env_int("DUE_HOURS_LOW", 168, minimum=1),
 }
 # How long a create's Idempotency-Key is remembered.
-IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 
 # Security
 # With DEBUG off the app assumes TLS in front of it; DJANGO_HTTPS=0 is for plain-HTTP setups.
@@ -291,16 +325,21 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = True
 
 # Requests with a larger body are refused with 413 before anything reads them.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 
 # Cross-origin requests: none unless origins are configured.
 CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to stdout, where containers and gunicorn collect it.
+LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

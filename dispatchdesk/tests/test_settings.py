@@ -169,4 +169,59 @@ def test_a_malformed_integer_setting_is_a_clear_error():
     result = run_manage("check", DJANGO_DEBUG="1", DJANGO_DB_CONN_MAX_AGE="soon")
 
     assert result.returncode != 0
-    assert "DJANGO_DB_CONN_MAX_AGE must be an integer" in result.stderr
+    assert "DJANGO_DB_CONN_MAX_AGE must be an integer of at least 0, got 'soon'." in result.stderr
+
+
+POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # Each of these started, then failed every request, or silently did something else.
+        (
+            {"DJANGO_MAX_REQUEST_BYTES": "-1"},
+            "DJANGO_MAX_REQUEST_BYTES must be an integer of at least 1024, got '-1'.",
+        ),
+        (
+            {"JWT_ACCESS_TOKEN_MINUTES": "-5"},
+            "JWT_ACCESS_TOKEN_MINUTES must be an integer of at least 1, got '-5'.",
+        ),
+        (
+            {"DJANGO_NUM_PROXIES": "-1"},
+            "DJANGO_NUM_PROXIES must be an integer of at least 0, got '-1'.",
+        ),
+        (
+            {"DATABASE_URL": POSTGRESQL_URL, "DJANGO_DB_CONNECT_TIMEOUT": "0"},
+            "DJANGO_DB_CONNECT_TIMEOUT must be an integer of at least 1, got '0'.",
+        ),
+        ({"DUE_HOURS_URGENT": "0"}, "DUE_HOURS_URGENT must be an integer of at least 1"),
+        ({"DJANGO_LOGIN_THROTTLE_RATE": "lots"}, "DJANGO_LOGIN_THROTTLE_RATE must be a number"),
+        ({"DJANGO_USER_THROTTLE_RATE": "20/month"}, "DJANGO_USER_THROTTLE_RATE must be a number"),
+        ({"DJANGO_ANON_THROTTLE_RATE": "0/minute"}, "DJANGO_ANON_THROTTLE_RATE must be a number"),
+        ({"DJANGO_HTTPS": "enabled"}, "DJANGO_HTTPS must be 1 or 0"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is set but empty"),
+        ({"DJANGO_LOG_LEVEL": "loud"}, "DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR"),
+    ],
+    ids=lambda value: next(iter(value)) if isinstance(value, dict) else None,
+)
+def test_a_setting_out_of_its_range_stops_the_start_with_a_clear_error(env, message):
+    result = run_manage("check", DJANGO_DEBUG="1", **env)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_settings_read_as_written_in_any_case_and_whole_words():
+    values = settings_in_process(
+        "LOGGING",
+        "REST_FRAMEWORK",
+        DJANGO_DEBUG="1",
+        DJANGO_LOG_LEVEL="warning",
+        DJANGO_LOGIN_THROTTLE_RATE="5/hour",
+        DJANGO_ANON_THROTTLE_RATE="",
+    )
+
+    assert values["LOGGING"]["root"]["level"] == "WARNING"
+    rates = values["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
+    assert (rates["login"], rates["anon"], rates["user"]) == ("5/hour", None, "1200/minute")
