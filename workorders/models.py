@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery, Sum, Value
@@ -124,9 +125,17 @@ class WorkOrder(WorkItem):
         custom=needs("scheduled_start"),
     )
     def schedule(self, *, scheduled_start, note: str = "") -> None:
-        self.scheduled_start = scheduled_start
         if self.scheduled_end and self.scheduled_end < scheduled_start:
-            self.scheduled_end = None
+            # Said rather than the end cleared: a transition changes no field it does not name.
+            raise ValidationError(
+                {
+                    "scheduled_start": [
+                        f"Must not be after the scheduled end "
+                        f"({self.scheduled_end.isoformat()}); move or clear scheduled_end first."
+                    ]
+                }
+            )
+        self.scheduled_start = scheduled_start
 
     @transition(
         field=status,

@@ -1,5 +1,7 @@
 """The work-order lifecycle table of the design, fired through the API by every kind of user."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from dispatchdesk.models import Event
@@ -139,6 +141,33 @@ def test_schedule_sets_the_start(client_for, cast):
     body = fire(client_for(cast["assignee"]), work_order, "schedule", scheduled_start=start).json()
 
     assert body["scheduled_start"] == INPUTS["scheduled_start"]
+
+
+def test_schedule_after_the_planned_end_is_400_and_changes_nothing(client_for, cast):
+    end = datetime(2030, 1, 1, 17, tzinfo=UTC)
+    work_order = work_order_in(cast, S.OPEN, scheduled_end=end)
+
+    response = fire(
+        client_for(cast["assignee"]),
+        work_order,
+        "schedule",
+        scheduled_start=INPUTS["scheduled_start"],
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "scheduled_start": [
+            "Must not be after the scheduled end (2030-01-01T17:00:00+00:00); move or clear "
+            "scheduled_end first."
+        ]
+    }
+    work_order.refresh_from_db()
+    assert (work_order.status, work_order.scheduled_start, work_order.scheduled_end) == (
+        S.OPEN,
+        None,
+        end,
+    )
+    assert not Event.objects.for_object(work_order).exists()
 
 
 def test_complete_needs_every_checklist_item_done(client_for, cast):
