@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from dispatchdesk.serializers import IdField
+
 from .models import Team, User
 from .services import (
     NOT_A_WORKER,
@@ -32,9 +34,7 @@ class UserSerializer(serializers.ModelSerializer):
         style={"input_type": "password"},
         help_text="Checked by the password validators; never returned.",
     )
-    teams = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Team.objects.all(), required=False
-    )
+    teams = IdField(many=True, queryset=Team.objects.all(), required=False)
 
     class Meta:
         model = User
@@ -79,9 +79,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class TeamSerializer(serializers.ModelSerializer):
-    members = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=User.objects.all(), required=False
-    )
+    members = IdField(many=True, queryset=User.objects.all(), required=False)
 
     class Meta:
         model = Team

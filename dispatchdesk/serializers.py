@@ -47,6 +47,19 @@ def _generic(field):
     return read
 
 
+class IdField(serializers.PrimaryKeyRelatedField):
+    """An object by its id, which must be a whole number: DRF's own field hands `2.5` to the
+    database lookup, which reads it as 2, and the wrong user is assigned without a word."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            try:
+                data = serializers.IntegerField().to_internal_value(data)
+            except serializers.ValidationError:
+                self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class _Timestamp:
     """DRF's ISO 8601 DateTimeField output: in the current time zone, UTC as `Z`."""
 
@@ -89,7 +102,7 @@ def _reader(model, field):
         return None
     (source,) = field.source_attrs
     kind = type(field)
-    if kind is serializers.PrimaryKeyRelatedField and field.pk_field is None:
+    if kind in (serializers.PrimaryKeyRelatedField, IdField) and field.pk_field is None:
         model_field = next((f for f in model._meta.concrete_fields if f.name == source), None)
         if model_field is not None and model_field.is_relation:
             return attrgetter(model_field.attname)  # the id, without loading the object
@@ -202,7 +215,7 @@ class TransitionOptionSerializer(serializers.Serializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.PrimaryKeyRelatedField(
+    assignee = IdField(
         queryset=User.objects.all(), allow_null=True, help_text="A user id, or null to unassign."
     )
 

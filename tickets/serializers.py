@@ -5,6 +5,7 @@ from rest_framework import serializers
 from accounts.models import Team, User
 from dispatchdesk.serializers import (
     FastReadMixin,
+    IdField,
     RedirectedFieldsMixin,
     TransitionRequestSerializer,
 )
@@ -20,10 +21,10 @@ class WorkOrderSummarySerializer(serializers.Serializer):
 
 
 class TicketSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSerializer):
-    team = serializers.PrimaryKeyRelatedField(
+    team = IdField(
         queryset=Team.objects.all(), required=False, help_text="Defaults to the default team."
     )
-    requester = serializers.PrimaryKeyRelatedField(
+    requester = IdField(
         queryset=User.objects.filter(is_active=True),
         required=False,
         help_text="Defaults to you. Only agents and supervisors file tickets for others.",

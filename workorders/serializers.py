@@ -3,6 +3,7 @@ from rest_framework import serializers
 from accounts.models import Team
 from dispatchdesk.serializers import (
     FastReadMixin,
+    IdField,
     RedirectedFieldsMixin,
     TransitionRequestSerializer,
 )
@@ -19,10 +20,8 @@ from .services import work_order_create, work_order_update
 
 
 class WorkOrderSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSerializer):
-    ticket = serializers.PrimaryKeyRelatedField(
-        queryset=Ticket.objects.none(), required=False, allow_null=True
-    )
-    team = serializers.PrimaryKeyRelatedField(
+    ticket = IdField(queryset=Ticket.objects.none(), required=False, allow_null=True)
+    team = IdField(
         queryset=Team.objects.all(),
         required=False,
         help_text="Defaults to the ticket's team, or the default team.",

@@ -102,3 +102,53 @@ def test_page_size_is_capped_at_200(client_for):
     assert len(response.json()["results"]) == 200
     assert response.json()["count"] == 206
     assert "page=2" in response.json()["next"]
+
+
+@pytest.mark.parametrize("bad_id", [2.5, "2.5", "two"])
+def test_an_id_that_is_not_a_whole_number_is_400_wherever_an_object_is_named(
+    client_for, cast, bad_id
+):
+    """Such ids used to reach the database lookup, which read 2.5 as 2."""
+    from tickets.tests.factories import TicketFactory
+
+    ticket = TicketFactory(team=cast["team"], status="open")
+    admin = client_for(cast["admin"])
+    supervisor = client_for(cast["supervisor"])
+    team, person = cast["team"].pk + 0.5, cast["assignee"].pk + 0.5
+    if not isinstance(bad_id, float):
+        team = person = bad_id
+    requests = {
+        "tickets.team": (supervisor, "/api/v1/tickets/", {"title": "t", "team": team}),
+        "tickets.requester": (supervisor, "/api/v1/tickets/", {"title": "t", "requester": person}),
+        "assign": (supervisor, f"/api/v1/tickets/{ticket.pk}/assign/", {"assignee": person}),
+        "work-orders.team": (supervisor, "/api/v1/work-orders/", {"title": "w", "team": team}),
+        "work-orders.ticket": (
+            supervisor,
+            "/api/v1/work-orders/",
+            {"title": "w", "ticket": ticket.pk + 0.5 if isinstance(bad_id, float) else bad_id},
+        ),
+        "teams.members": (admin, "/api/v1/teams/", {"name": "New", "members": [person]}),
+        "users.teams": (
+            admin,
+            "/api/v1/users/",
+            {
+                "email": "kim@example.com",
+                "full_name": "Kim",
+                "role": "agent",
+                "password": "a long enough password 42",
+                "teams": [team],
+            },
+        ),
+    }
+
+    answers = {
+        name: client.post(url, body, format="json")
+        for name, (client, url, body) in requests.items()
+    }
+
+    for name, response in answers.items():
+        field = name.split(".")[-1] if "." in name else "assignee"
+        assert response.status_code == 400, (name, response.json())
+        assert field in response.json()["fields"], (name, response.json())
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
