@@ -3,6 +3,8 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
+from dispatchdesk.idempotency import IdempotentCreateMixin
+
 from . import tokens
 from .filtersets import TeamFilterSet, UserFilterSet
 from .models import Team, User
@@ -12,6 +14,7 @@ from .throttling import LoginRateThrottle
 
 
 class UserViewSet(
+    IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -33,6 +36,7 @@ class UserViewSet(
 
 
 class TeamViewSet(
+    IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

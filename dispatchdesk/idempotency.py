@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
@@ -20,35 +23,52 @@ def request_hash(request) -> str:
     return hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
 
 
+# The header's place in the OpenAPI schema, for every operation that honours it.
+HEADER_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retrying with the same key returns the first response.",
+)
+
+
+def idempotent(request, create: Callable[[], Response]) -> Response:
+    """`create()`'s response, or with an `Idempotency-Key` already used by this user for the
+    same request, the response it gave then (nothing is created again)."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return create()
+    if not key.strip() or len(key) > 255:
+        raise ValidationError({HEADER: ["Send 1 to 255 characters."]})
+
+    fingerprint = request_hash(request)
+    expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    IdempotencyKey.objects.filter(user=request.user, key=key, created_at__lt=expired).delete()
+    try:
+        with transaction.atomic():
+            # The unique (user, key) row is the lock: a concurrent retry waits here, then
+            # fails the insert and replays what the first request stored.
+            entry = IdempotencyKey.objects.create(
+                user=request.user, key=key, path=request.path, request_hash=fingerprint
+            )
+            response = create()
+            entry.response_status = response.status_code
+            entry.response_body = response.data
+            entry.save(update_fields=["response_status", "response_body"])
+            return response
+    except IntegrityError:
+        entry = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+        if entry is None:
+            raise
+    if entry.request_hash != fingerprint:
+        raise ValidationError({HEADER: ["This key was already used for a different request."]})
+    return Response(entry.response_body, status=entry.response_status)
+
+
 class IdempotentCreateMixin:
-    """For viewsets: wraps `create()` so that a repeated key creates nothing new."""
+    """For viewsets: `create()` honours `Idempotency-Key`."""
 
+    @extend_schema(parameters=[HEADER_PARAMETER])
     def create(self, request, *args, **kwargs):
-        key = request.headers.get(HEADER)
-        if key is None:
-            return super().create(request, *args, **kwargs)
-        if not key.strip() or len(key) > 255:
-            raise ValidationError({HEADER: ["Send 1 to 255 characters."]})
-
-        fingerprint = request_hash(request)
-        expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
-        IdempotencyKey.objects.filter(user=request.user, key=key, created_at__lt=expired).delete()
-        try:
-            with transaction.atomic():
-                # The unique (user, key) row is the lock: a concurrent retry waits here, then
-                # fails the insert and replays what the first request stored.
-                entry = IdempotencyKey.objects.create(
-                    user=request.user, key=key, path=request.path, request_hash=fingerprint
-                )
-                response = super().create(request, *args, **kwargs)
-                entry.response_status = response.status_code
-                entry.response_body = response.data
-                entry.save(update_fields=["response_status", "response_body"])
-                return response
-        except IntegrityError:
-            entry = IdempotencyKey.objects.filter(user=request.user, key=key).first()
-            if entry is None:
-                raise
-        if entry.request_hash != fingerprint:
-            raise ValidationError({HEADER: ["This key was already used for a different request."]})
-        return Response(entry.response_body, status=entry.response_status)
+        create = super().create
+        return idempotent(request, lambda: create(request, *args, **kwargs))

@@ -30,19 +30,6 @@ class WorkItemViewSet(
     pagination_class = LargeListPagination
     transition_request_serializer = None  # set by each subclass
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key returns the first response.",
-            )
-        ]
-    )
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
-
     def sql_key(self) -> tuple | None:
         """What the SQL of this request's queryset depends on, paging aside, for SQL compiled
         once (dispatchdesk.compiled); None when the query string may change it (filters,

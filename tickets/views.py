@@ -3,6 +3,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from dispatchdesk.idempotency import HEADER_PARAMETER, idempotent
 from dispatchdesk.serializers import AssignSerializer
 from dispatchdesk.views import WorkItemViewSet
 
@@ -36,18 +37,26 @@ class TicketViewSet(WorkItemViewSet):
         return tickets.with_work_order_summaries(self.request.user)
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
-    @extend_schema(methods=["POST"], request=CommentSerializer, responses={201: CommentSerializer})
+    @extend_schema(
+        methods=["POST"],
+        request=CommentSerializer,
+        responses={201: CommentSerializer},
+        parameters=[HEADER_PARAMETER],
+    )
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def comments(self, request, pk=None):
         """Comments, oldest first. Requesters see and write public comments only."""
         ticket = self.get_object()
         if request.method == "POST":
-            serializer = CommentSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            comment = comment_add(ticket=ticket, by=request.user, **serializer.validated_data)
-            return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+            return idempotent(request, lambda: self.add_comment(ticket))
         comments = ticket.comments.all()
         if request.user.is_requester:
             comments = comments.filter(internal=False)
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    def add_comment(self, ticket) -> Response:
+        serializer = CommentSerializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = comment_add(ticket=ticket, by=self.request.user, **serializer.validated_data)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)

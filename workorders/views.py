@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from dispatchdesk.idempotency import HEADER_PARAMETER, idempotent
 from dispatchdesk.serializers import AssignSerializer
 from dispatchdesk.views import WorkItemViewSet
 
@@ -51,20 +52,26 @@ class WorkOrderViewSet(WorkItemViewSet):
 
     @extend_schema(methods=["GET"], responses=ChecklistItemSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=ChecklistItemSerializer, responses={201: ChecklistItemSerializer}
+        methods=["POST"],
+        request=ChecklistItemSerializer,
+        responses={201: ChecklistItemSerializer},
+        parameters=[HEADER_PARAMETER],
     )
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def checklist(self, request, pk=None):
         """The checklist in order. POST adds an item (at the end unless `position` is given)."""
         work_order = self.get_object()
         if request.method == "POST":
-            serializer = ChecklistItemSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            fields = {k: v for k, v in serializer.validated_data.items() if k != "done"}
-            item = services.checklist_add(work_order=work_order, by=request.user, **fields)
-            return Response(ChecklistItemSerializer(item).data, status=status.HTTP_201_CREATED)
+            return idempotent(request, lambda: self.add_checklist_item(work_order))
         page = self.paginate_queryset(work_order.checklist.all())
         return self.get_paginated_response(ChecklistItemSerializer(page, many=True).data)
+
+    def add_checklist_item(self, work_order) -> Response:
+        serializer = ChecklistItemSerializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = {k: v for k, v in serializer.validated_data.items() if k != "done"}
+        item = services.checklist_add(work_order=work_order, by=self.request.user, **fields)
+        return Response(ChecklistItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ChecklistItemSerializer, responses=ChecklistItemSerializer)
     @action(
@@ -84,21 +91,27 @@ class WorkOrderViewSet(WorkItemViewSet):
 
     @extend_schema(methods=["GET"], responses=TimeEntrySerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=TimeEntrySerializer, responses={201: TimeEntrySerializer}
+        methods=["POST"],
+        request=TimeEntrySerializer,
+        responses={201: TimeEntrySerializer},
+        parameters=[HEADER_PARAMETER],
     )
     @action(detail=True, methods=["get", "post"], url_path="time-entries", filterset_class=None)
     def time_entries(self, request, pk=None):
         """Time logged on the work order. The assignee or a supervisor logs time."""
         work_order = self.get_object()
         if request.method == "POST":
-            serializer = TimeEntrySerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            entry = services.time_entry_add(
-                work_order=work_order, by=request.user, **serializer.validated_data
-            )
-            return Response(TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+            return idempotent(request, lambda: self.add_time_entry(work_order))
         page = self.paginate_queryset(work_order.time_entries.all())
         return self.get_paginated_response(TimeEntrySerializer(page, many=True).data)
+
+    def add_time_entry(self, work_order) -> Response:
+        serializer = TimeEntrySerializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = services.time_entry_add(
+            work_order=work_order, by=self.request.user, **serializer.validated_data
+        )
+        return Response(TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TimeEntrySerializer, responses=TimeEntrySerializer)
     @action(
