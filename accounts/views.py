@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
 from dispatchdesk.idempotency import IdempotentCreateMixin
+from dispatchdesk.views import OfferedMethodsFirst
 
 from . import tokens
 from .filtersets import TeamFilterSet, UserFilterSet
@@ -14,6 +15,7 @@ from .throttling import LoginRateThrottle
 
 
 class UserViewSet(
+    OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -36,6 +38,7 @@ class UserViewSet(
 
 
 class TeamViewSet(
+    OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,

@@ -4,7 +4,7 @@ creates, and the transitions/, assign/ and history/ actions."""
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -17,7 +17,19 @@ from .pagination import PAGING_PARAMETERS, LargeListPagination
 from .serializers import AssignSerializer, EventSerializer, TransitionOptionSerializer
 
 
+class OfferedMethodsFirst:
+    """A method the endpoint does not offer (DELETE, PUT) answers 405 to everyone: DRF checks
+    the permissions first, so a role without write access got a 403 instead."""
+
+    def initial(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if method not in self.http_method_names or getattr(self, method, None) is None:
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+
 class WorkItemViewSet(
+    OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,

@@ -130,3 +130,25 @@ def test_teams_are_never_deleted_through_the_api(client_for):
 
     assert client_for(AdminFactory()).delete(f"{TEAMS_URL}{team.pk}/").status_code == 405
     assert Team.objects.filter(pk=team.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "factory", [RequesterFactory, AgentFactory, SupervisorFactory, AdminFactory]
+)
+@pytest.mark.parametrize("method", ["delete", "put"])
+@pytest.mark.parametrize("path", ["/api/v1/teams/", "/api/v1/users/"])
+def test_methods_the_api_never_offers_are_405_for_every_role(client_for, factory, method, path):
+    """Before the permissions: a role that may not write got 403 where the design says 405."""
+    user = (
+        factory(teams=[TeamFactory()])
+        if factory in (AgentFactory, SupervisorFactory)
+        else factory()
+    )
+    client = client_for(user)
+    target = f"{path}{user.pk}/" if path.endswith("users/") else f"{path}{TeamFactory().pk}/"
+
+    for url in (path, target):
+        response = getattr(client, method)(url, {}, format="json")
+        assert response.status_code == 405, (url, response.json())
+        assert response.json()["code"] == "method_not_allowed"
+    assert Team.objects.exists()
