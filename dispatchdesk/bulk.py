@@ -81,7 +81,7 @@ class Invalid(ValueError):
 
 @dataclass(slots=True)
 class Row:
-    """One record of the file: where it is ("line 7", "item 3") and its cells by column."""
+    """One record of the file: where it starts ("line 7") and its cells by column."""
 
     where: str
     values: dict[str, Any]
@@ -182,15 +182,48 @@ def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row
     return rows
 
 
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class NotJSON(Exception):
+    """NaN and Infinity, which Python's parser takes and JSON has not (they would become text)."""
+
+
+def not_json(constant: str):
+    raise NotJSON(f"{constant} is not JSON")
+
+
+def item_lines(text: str) -> Iterator[int]:
+    """The line (as an editor counts them) where each item of a JSON list starts; `text` is a
+    list that json.loads has read already."""
+    decoder = json.JSONDecoder()
+    position = JSON_SPACE.match(text).end() + 1  # after the "["
+    line = 1 + len(LINE_BREAK.findall(text, 0, position))
+    while True:
+        start = JSON_SPACE.match(text, position).end()
+        if text[start] == "]":
+            return
+        line += len(LINE_BREAK.findall(text, position, start))
+        yield line
+        _, end = decoder.raw_decode(text, start)
+        line += len(LINE_BREAK.findall(text, start, end))
+        position = JSON_SPACE.match(text, end).end()
+        if text[position] == ",":
+            position += 1
+
+
 def read_json(
     text: str, name: str, columns: Iterable[str], key: str, lists=frozenset()
 ) -> list[Row]:
     try:
-        items = json.loads(text)
+        items = json.loads(text, parse_constant=not_json)
     except json.JSONDecodeError as exc:
         raise FileProblem(
             f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
         ) from None
+    except NotJSON as exc:
+        raise FileProblem(f"{name}: not valid JSON ({exc}).") from None
     except ValueError:  # Python reads no integer of more than 4,300 digits
         raise FileProblem(f"{name}: not valid JSON (a number of over 4,300 digits).") from None
     except RecursionError:
@@ -201,8 +234,8 @@ def read_json(
     if keys:
         check_columns(name, keys, columns, key, what="keys")
     rows = []
-    for index, item in enumerate(items):
-        row = Row(f"item {index}", {})
+    for line, item in zip(item_lines(text), items, strict=True):
+        row = Row(f"line {line}", {})
         if not isinstance(item, dict):
             row.errors.append(("row", "Expected an object."))
         else:

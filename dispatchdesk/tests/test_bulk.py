@@ -84,6 +84,11 @@ def failure(tmp_path, name: str, content: bytes | None, *args) -> str:
             "digits.json: not valid JSON (a number of over 4,300 digits).",
         ),
         (
+            "nan.json",
+            b'[{"external_ref": "T-1", "title": NaN}]',
+            "nan.json: not valid JSON (NaN is not JSON).",
+        ),
+        (
             "deep.json",
             b"[" * 100_000 + b"]" * 100_000,
             "deep.json: not valid JSON (nested too deeply).",

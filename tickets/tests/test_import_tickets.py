@@ -1,5 +1,6 @@
 """`manage.py import_tickets`: every row checked by the API's rules, all or nothing, idempotent."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -247,24 +248,24 @@ def test_lines_are_counted_as_an_editor_counts_them(people, tmp_path):
     ]
 
 
-def test_json_reports_the_index_of_each_bad_item(people, tmp_path):
-    path = tickets_file(
-        tmp_path,
-        row("T-1"),
-        row("T-2", title=True),
-        "not an object",
-        row("T-3", priority=["high"]),
-        name="tickets.json",
-    )
+def test_json_reports_each_bad_item_at_the_line_where_it_starts(people, tmp_path):
+    # One item a line, as the exports write it, then items spread over several lines.
+    items = [row("T-1"), row("T-2", title=True), "not an object"]
+    text = "[\n" + ",\n".join(json.dumps(item) for item in items) + ",\n"
+    text += json.dumps(row("T-3", priority=["high"]), indent=2) + ",\r\n"
+    text += json.dumps(row("T-4", status="done"), indent=2) + "\n]\n"
+    path = tmp_path / "tickets.json"
+    path.write_text(text, encoding="utf-8")
 
     outcome = run("import_tickets", path)
 
     assert outcome.errors == [
-        "item 1: title: Not a valid string.",
-        "item 2: row: Expected an object.",
-        "item 3: priority: Not a valid string.",
+        "line 3: title: Not a valid string.",
+        "line 4: row: Expected an object.",
+        "line 5: priority: Not a valid string.",
+        'line 14: status: "done" is not a valid choice.',
     ]
-    assert outcome.failure == "3 of 4 rows failed."
+    assert outcome.failure == "4 of 5 rows failed."
 
 
 def test_all_or_nothing_leaves_the_database_untouched(people, tmp_path):
