@@ -32,6 +32,19 @@ class Person:
         return self.email
 
 
+class TeamNames:
+    """Every team, read once, found by its name in any letter case: team names are unique in
+    any case (services.team_name_taken), so `it support` can only mean "IT Support"."""
+
+    def __init__(self):
+        named = list(Team.objects.values_list("name", "id"))
+        self.ids = {name.lower(): pk for name, pk in named}
+        self.names = {pk: name for name, pk in named}
+
+    def id_of(self, name: str) -> int | None:
+        return self.ids.get(name.lower())
+
+
 class Directory:
     """Teams by name and people by email (or id), looked up in bulk for a whole import.
 
@@ -40,8 +53,7 @@ class Directory:
     """
 
     def __init__(self):
-        self.team_ids = dict(Team.objects.values_list("name", "id"))
-        self.team_names = {pk: name for name, pk in self.team_ids.items()}
+        self.teams = TeamNames()
         self.by_email: dict[str, Person | None] = {}
         self.by_id: dict[int, Person] = {}
 
@@ -49,7 +61,7 @@ class Directory:
     def default_team_id(self) -> int | None:
         # An import creates no team, not even the default one that the API would make again
         # after it was renamed: the rows are checked outside the import's transaction.
-        return self.team_ids.get(DEFAULT_TEAM_NAME)
+        return self.teams.id_of(DEFAULT_TEAM_NAME)
 
     def load(self, *, emails: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
         emails = {email for email in emails if email not in self.by_email}
@@ -69,7 +81,7 @@ class Directory:
             self.by_email[email] = self.by_id[pk] = person
 
     def team(self, name: str, errors: list, column: str = "team") -> int | None:
-        pk = self.team_ids.get(name)
+        pk = self.teams.id_of(name)
         if pk is None:
             errors.append((column, f'No team named "{name}".'))
         return pk
@@ -86,7 +98,7 @@ class Directory:
             is_active=person.is_active, role=person.role, team_ids=person.team_ids, team_id=team_id
         ):
             return None
-        return cannot_hold_work(person, self.team_names.get(team_id, team_id))
+        return cannot_hold_work(person, self.teams.names.get(team_id, team_id))
 
 
 class UserImport(bulk.Importer):
@@ -103,7 +115,7 @@ class UserImport(bulk.Importer):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.team_ids = dict(Team.objects.values_list("name", "id"))
+        self.teams = TeamNames()
         self.found: dict[str, dict[str, Any]] = {}
 
     def lookup(self, batch: list[dict[str, Any]]) -> None:
@@ -127,7 +139,7 @@ class UserImport(bulk.Importer):
         if "teams" in given:
             team_ids = set()
             for name in given["teams"]:
-                pk = self.team_ids.get(name)
+                pk = self.teams.id_of(name)
                 if pk is None:
                     errors.append(("teams", f'No team named "{name}".'))
                 else:

@@ -164,6 +164,7 @@ def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row
     # span several lines is reported at the line where it starts.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[Row] = []
+    last = 0  # the line that ends the record read last
     try:
         header = [column.strip() for column in next(reader)]
         check_columns(name, header, columns, key)
@@ -178,6 +179,9 @@ def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row
                 row.errors.append(("row", f"Expected {width} values, found {len(cells)}."))
             rows.append(row)
     except csv.Error as exc:
+        if str(exc) == "unexpected end of data":  # the file ended inside a quoted cell
+            problem = "the row that starts here has a quote never closed"
+            raise FileProblem(f"{name}: line {last + 1}: not valid CSV ({problem}).") from None
         raise FileProblem(f"{name}: line {reader.line_num}: not valid CSV ({exc}).") from None
     return rows
 

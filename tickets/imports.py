@@ -147,7 +147,7 @@ class WorkItemImport(bulk.Importer):
         else:
             person = directory.by_id[after["assignee_id"]]
             if directory.assignee_problem(person, after["team_id"]):
-                team = directory.team_names[after["team_id"]]
+                team = directory.teams.names[after["team_id"]]
                 errors.append(
                     ("team", f"The assignee {person} is not a member of {team}; give another.")
                 )

@@ -60,6 +60,18 @@ def test_new_users_get_their_role_and_teams_and_no_usable_password(teams, tmp_pa
     assert not rita.has_usable_password()
 
 
+def test_teams_are_found_by_name_in_any_letter_case(teams, tmp_path):
+    """Team names are unique in any case, so `night SHIFT` can mean only one team."""
+    path = users_file(
+        tmp_path, {"email": "kim@example.com", "role": "agent", "teams": "support; night SHIFT"}
+    )
+
+    outcome = run("import_users", path)
+
+    assert outcome.ok, outcome.errors
+    assert team_names(User.objects.get(email="kim@example.com")) == {"Support", "Night shift"}
+
+
 def test_a_rerun_updates_matched_users_and_keeps_their_password(teams, tmp_path):
     agent = AgentFactory(email="alex@example.com", full_name="Alex", teams=[teams["Support"]])
     path = users_file(tmp_path, {"email": "ALEX@example.com", "full_name": "Alex", "role": "agent"})

@@ -60,7 +60,7 @@ def failure(tmp_path, name: str, content: bytes | None, *args) -> str:
         (
             "quote.csv",
             b'external_ref,title\nT-1,"never closed\nT-2,x\n',
-            "quote.csv: line 3: not valid CSV (unexpected end of data).",
+            "quote.csv: line 2: not valid CSV (the row that starts here has a quote never closed).",
         ),
         (
             "tickets.txt",

@@ -197,6 +197,15 @@ def test_an_import_creates_no_default_team_after_it_was_renamed(people, tmp_path
     assert not Ticket.objects.exists()
 
 
+def test_a_team_is_found_by_its_name_in_any_letter_case(people, tmp_path):
+    path = tickets_file(tmp_path, row("T-1", team="SUPPORT", assignee_email="alex@example.com"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.ok, outcome.errors
+    assert Ticket.objects.get().team == people["support"]
+
+
 def test_a_row_with_several_bad_cells_reports_each(people, tmp_path):
     path = tickets_file(tmp_path, row(priority="asap", status="done", due_at="soon"))
 
