@@ -1,5 +1,7 @@
 #!/bin/sh
 # Container start: apply migrations, create the first admin if asked to, then serve.
+# gunicorn runs without its control socket: nothing here uses it, and the image user has no
+# home folder to put it in (gunicorn would log an error at every start).
 set -eu
 
 python manage.py migrate --noinput
@@ -22,4 +24,5 @@ exec gunicorn dispatchdesk.wsgi:application \
     --workers "${WEB_CONCURRENCY:-2}" \
     --timeout "${GUNICORN_TIMEOUT:-30}" \
     --access-logfile - \
+    --no-control-socket \
     --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
