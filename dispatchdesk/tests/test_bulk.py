@@ -226,7 +226,11 @@ def test_checking_ahead_in_a_thread_gives_the_same_result(tmp_path, monkeypatch)
         for n in range(300)
     ]
     threads = threading.active_count()
-    bad = write_csv(tmp_path / "bad.csv", list(TICKET_COLUMNS), [*rows, {"external_ref": "X"}])
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        list(TICKET_COLUMNS),
+        [*rows, {"external_ref": "X", "team": "Support"}],
+    )
     outcome = run("import_tickets", bad, "--batch-size", "50")
     assert outcome.errors == [
         "line 302: title: This field is required.",
