@@ -173,15 +173,18 @@ def scenario_requests(fx: Fixtures) -> dict[str, list[str]]:
     def post(path: str, body: dict) -> str:
         return f"POST\t{path}\t{json.dumps(body)}"
 
+    def search(term: str) -> str:
+        return get(f"{api}?search={urllib.request.quote(term)}&page_size=50")
+
     priorities = ["low", "normal", "high", "urgent"]
     return {
         "floor list": [get("/list")],
         "floor detail": [get(f"/tickets/{pk}") for pk in fx.detail_ids],
         "list": [get(f"{api}?page_size=50")],
         "list filtered": [get(f"{api}?status=open&status=in_progress&assignee=me&page_size=50")],
-        "search": [
-            get(f"{api}?search={urllib.request.quote(term)}&page_size=50") for term in SEARCH_TERMS
-        ],
+        "search": [search(term) for term in SEARCH_TERMS],
+        # Each term alone (not run unless named): which terms make search's tail.
+        **{f"search {term}": [search(term)] for term in SEARCH_TERMS},
         "detail": [get(f"{api}{pk}/") for pk in fx.detail_ids],
         # What the framework and the authentication cost by themselves: no query of its own.
         "empty view": [get("/layers/jwt")],
@@ -579,11 +582,13 @@ SCENARIOS = [
     "transition",
     "comment",
 ]
+SEARCH_TERM_SCENARIOS = [f"search {term}" for term in SEARCH_TERMS]
 # The floor each read is compared with: the same 50-ticket page, or the same single ticket.
 FLOOR_OF = {
     "list": "floor list",
     "list filtered": "floor list",
     "search": "floor list",
+    **dict.fromkeys(SEARCH_TERM_SCENARIOS, "floor list"),
     "detail": "floor detail",
     "empty view": "floor detail",
 }
@@ -597,7 +602,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--scenarios", nargs="+", default=SCENARIOS, choices=SCENARIOS)
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=SCENARIOS,
+        choices=SCENARIOS + SEARCH_TERM_SCENARIOS,
+        metavar="SCENARIO",
+        help=f"of {', '.join(SCENARIOS)} (all by default), and 'search TERM' for each search "
+        "term alone",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument(
         "--reuse",
