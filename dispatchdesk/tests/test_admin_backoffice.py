@@ -1054,6 +1054,22 @@ def test_logging_minutes_out_of_range_inline_says_the_range(
     assert history(work_order) == []
 
 
+def test_clearing_a_linked_work_orders_ticket_is_refused(as_supervisor, work_order, open_ticket):
+    work_order.ticket = open_ticket
+    work_order.save()
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["ticket"] = ""
+
+    response = as_supervisor.post(change_url(work_order), data, follow=True)
+
+    assert "A linked work order stays with its ticket: it cannot be unlinked." in errors_of(
+        response
+    )
+    work_order.refresh_from_db()
+    assert work_order.ticket == open_ticket
+    assert history(work_order) == []
+
+
 def test_a_schedule_that_ends_before_it_starts_says_so(as_supervisor, work_order):
     start = timezone.now() + timedelta(days=1)
     data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
