@@ -23,6 +23,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -81,11 +82,13 @@ class Invalid(ValueError):
 
 @dataclass(slots=True)
 class Row:
-    """One record of the file: where it starts ("line 7") and its cells by column."""
+    """One record of the file: where it starts ("line 7"; "line 1, item 3" when several items
+    of a JSON list start on one line), its cells by column, and its place among the records."""
 
     where: str
     values: dict[str, Any]
     errors: list[tuple[str, str]] = field(default_factory=list)
+    number: int = 0
 
 
 def detect_format(name: str, fmt: str | None) -> str:
@@ -174,7 +177,8 @@ def read_csv(text: str, name: str, columns: Iterable[str], key: str) -> list[Row
             if not "".join(cells).strip():
                 continue  # a blank line, or a spreadsheet's empty row
             # Cells are stripped, and empty ones dropped, when the rows are checked.
-            row = Row(where, dict(zip(header, map(csv_value, cells), strict=False)))
+            values = dict(zip(header, map(csv_value, cells), strict=False))
+            row = Row(where, values, number=len(rows))
             if len(cells) != width:
                 row.errors.append(("row", f"Expected {width} values, found {len(cells)}."))
             rows.append(row)
@@ -221,7 +225,8 @@ def read_json(
     text: str, name: str, columns: Iterable[str], key: str, lists=frozenset()
 ) -> list[Row]:
     try:
-        items = json.loads(text, parse_constant=not_json)
+        # A number is read as written (`1.10`, `1e400`), as a CSV cell is: values are text.
+        items = json.loads(text, parse_float=str, parse_constant=not_json)
     except json.JSONDecodeError as exc:
         raise FileProblem(
             f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
@@ -237,9 +242,12 @@ def read_json(
     keys = list(dict.fromkeys(k for item in items if isinstance(item, dict) for k in item))
     if keys:
         check_columns(name, keys, columns, key, what="keys")
+    lines = list(item_lines(text))
+    shared = {line for line, count in Counter(lines).items() if count > 1}
     rows = []
-    for line, item in zip(item_lines(text), items, strict=True):
-        row = Row(f"line {line}", {})
+    for number, (line, item) in enumerate(zip(lines, items, strict=True)):
+        where = f"line {line}, item {number + 1}" if line in shared else f"line {line}"
+        row = Row(where, {}, number=number)
         if not isinstance(item, dict):
             row.errors.append(("row", "Expected an object."))
         else:
@@ -438,7 +446,7 @@ class Importer:
     def __init__(self, *, by=None):
         self.by = by
         self.now = timezone.now()
-        self.seen: dict[Any, str] = {}
+        self.seen: dict[Any, tuple[int, str]] = {}
 
     def parse(self, row: Row) -> dict[str, Any]:
         """Typed values of the given (non-empty) cells; type errors go to `row.errors`."""
@@ -456,9 +464,10 @@ class Importer:
             if not any(column in (self.key, "row") for column, _ in row.errors):
                 row.errors.append((self.key, REQUIRED))
         else:
-            first = self.seen.setdefault(key, row.where)
-            if first != row.where:
-                row.errors.append((self.key, f"Duplicate of {first}."))
+            # By the row's number: two items on one line of a JSON file have the same `where`.
+            first_number, first_where = self.seen.setdefault(key, (row.number, row.where))
+            if first_number != row.number:
+                row.errors.append((self.key, f"Duplicate of {first_where}."))
         return given
 
     def prepare(self, batch: list[Row]) -> Plan:

@@ -229,13 +229,38 @@ def test_errors_are_reported_in_file_order(people, tmp_path):
     ]
 
 
-def test_a_key_twice_in_the_file_is_refused_the_second_time(people, tmp_path):
-    path = tickets_file(tmp_path, row("T-1"), row("T-2"), row("T-1", title="Again"))
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("tickets.csv", "line 4: external_ref: Duplicate of line 2."),
+        # json.dumps writes the whole list on one line: the items are told apart by number.
+        ("tickets.json", "line 1, item 3: external_ref: Duplicate of line 1, item 1."),
+    ],
+)
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "matched"])
+def test_a_key_twice_in_the_file_is_refused_the_second_time(
+    people, tmp_path, name, message, existing
+):
+    if existing:
+        assert run("import_tickets", tickets_file(tmp_path, row("T-1"), name="old.csv")).ok
+    path = tickets_file(tmp_path, row("T-1"), row("T-2"), row("T-1", title="Again"), name=name)
 
     outcome = run("import_tickets", path)
 
-    assert outcome.errors == ["line 4: external_ref: Duplicate of line 2."]
-    assert not Ticket.objects.exists()
+    assert outcome.errors == [message]
+    assert Ticket.objects.count() == int(existing)
+    assert not Ticket.objects.filter(title="Again").exists()
+
+
+def test_json_numbers_are_read_as_written(people, tmp_path):
+    path = tmp_path / "tickets.json"
+    text = json.dumps([row("T-1")])[:-2] + ', "description": 1e400, "title": 1.10}]'
+
+    path.write_text(text, encoding="utf-8")
+    outcome = run("import_tickets", path)
+
+    assert outcome.ok, outcome.errors
+    assert (Ticket.objects.get().title, Ticket.objects.get().description) == ("1.10", "1e400")
 
 
 def test_lines_are_counted_as_an_editor_counts_them(people, tmp_path):
