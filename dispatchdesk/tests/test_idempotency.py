@@ -82,3 +82,37 @@ def test_the_schema_offers_the_key_on_every_create(tmp_path):
     for url, operation in creates:
         headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in headers, url
+
+
+def test_the_stored_fingerprint_is_keyed_so_a_password_in_the_body_cannot_be_guessed_from_it(
+    client_for, cast, creates
+):
+    import hashlib
+    import json
+
+    from dispatchdesk.models import IdempotencyKey
+
+    _, path, body, _ = creates["user"]
+    client_for(cast["admin"]).post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    stored = IdempotencyKey.objects.get().request_hash
+    plain = json.dumps(body, sort_keys=True, default=str)
+    assert stored != hashlib.sha256(f"{path}\n{plain}".encode()).hexdigest()
+    assert "a long enough password 42" not in json.dumps(IdempotencyKey.objects.get().response_body)
+
+
+def test_keys_past_their_time_are_removed_whoever_sent_them(client_for, cast, creates, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dispatchdesk.models import IdempotencyKey
+
+    who, path, body, _ = creates["comment"]
+    client_for(cast["supervisor"]).post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    old = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS + 1)
+    IdempotencyKey.objects.update(created_at=old)
+
+    client_for(cast[who]).post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="new")
+
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
