@@ -1,5 +1,6 @@
 """DispatchDesk settings, read from the environment (see docs/configuration.md)."""
 
+import logging
 import os
 import re
 from datetime import timedelta
@@ -45,8 +46,9 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 
 
 # DRF reads a rate as `count/period` and looks only at the period's first letter: `20/month`
-# would be 20 a minute, and an unknown letter fails every request (500). Whole words only.
-RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
+# would be 20 a minute, and an unknown letter fails every request (500). The usual spellings of
+# the four periods only (`5/s`, `100/min`, `1000/hours`...).
+RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hr|hour|d|day)s?")
 
 
 def env_rate(name: str, default: str) -> str | None:
@@ -57,7 +59,7 @@ def env_rate(name: str, default: str) -> str | None:
     if not RATE.fullmatch(value):
         raise ImproperlyConfigured(
             f"{name} must be a number of requests per second, minute, hour or day (such as "
-            f"'20/minute'), or empty for no limit; got {value!r}."
+            f"'20/minute' or '20/min'), or empty for no limit; got {value!r}."
         )
     return value
 
@@ -333,7 +335,7 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to stdout, where containers and gunicorn collect it.
 LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+if LOG_LEVEL not in logging.getLevelNamesMapping():
     raise ImproperlyConfigured(
         f"DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}."
     )

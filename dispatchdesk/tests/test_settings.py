@@ -198,6 +198,7 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
         ({"DUE_HOURS_URGENT": "0"}, "DUE_HOURS_URGENT must be an integer of at least 1"),
         ({"DJANGO_LOGIN_THROTTLE_RATE": "lots"}, "DJANGO_LOGIN_THROTTLE_RATE must be a number"),
         ({"DJANGO_USER_THROTTLE_RATE": "20/month"}, "DJANGO_USER_THROTTLE_RATE must be a number"),
+        ({"DJANGO_USER_THROTTLE_RATE": "20/Minute"}, "DJANGO_USER_THROTTLE_RATE must be a number"),
         ({"DJANGO_ANON_THROTTLE_RATE": "0/minute"}, "DJANGO_ANON_THROTTLE_RATE must be a number"),
         ({"DJANGO_HTTPS": "enabled"}, "DJANGO_HTTPS must be 1 or 0"),
         ({"DATABASE_URL": ""}, "DATABASE_URL is set but empty"),
@@ -217,11 +218,12 @@ def test_settings_read_as_written_in_any_case_and_whole_words():
         "LOGGING",
         "REST_FRAMEWORK",
         DJANGO_DEBUG="1",
-        DJANGO_LOG_LEVEL="warning",
+        DJANGO_LOG_LEVEL="warn",
         DJANGO_LOGIN_THROTTLE_RATE="5/hour",
         DJANGO_ANON_THROTTLE_RATE="",
+        DJANGO_USER_THROTTLE_RATE="100/min",
     )
 
-    assert values["LOGGING"]["root"]["level"] == "WARNING"
+    assert values["LOGGING"]["root"]["level"] == "WARN"
     rates = values["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
-    assert (rates["login"], rates["anon"], rates["user"]) == ("5/hour", None, "1200/minute")
+    assert (rates["login"], rates["anon"], rates["user"]) == ("5/hour", None, "100/min")
