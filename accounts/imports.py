@@ -33,16 +33,30 @@ class Person:
 
 
 class TeamNames:
-    """Every team, read once, found by its name in any letter case: team names are unique in
-    any case (services.team_name_taken), so `it support` can only mean "IT Support"."""
+    """Every team, read once, found by its exact name or else by its name in another letter
+    case: names are unique in any case (services.team_name_taken), so `it support` can only mean
+    "IT Support", unless teams made before that rule (or told apart by case beyond ASCII on
+    SQLite) share a name but for case, which is then an error rather than a guess."""
 
     def __init__(self):
         named = list(Team.objects.values_list("name", "id"))
-        self.ids = {name.lower(): pk for name, pk in named}
+        self.exact = dict(named)
         self.names = {pk: name for name, pk in named}
+        self.folded: dict[str, list[int]] = {}
+        for name, pk in named:
+            self.folded.setdefault(name.lower(), []).append(pk)
 
     def id_of(self, name: str) -> int | None:
-        return self.ids.get(name.lower())
+        if name in self.exact:
+            return self.exact[name]
+        found = self.folded.get(name.lower(), [])
+        return found[0] if len(found) == 1 else None
+
+    def problem(self, name: str) -> str:
+        """Why `id_of(name)` found no team."""
+        if len(self.folded.get(name.lower(), [])) > 1:
+            return f'Several teams are named "{name}" but for letter case; write it exactly.'
+        return f'No team named "{name}".'
 
 
 class Directory:
@@ -61,7 +75,7 @@ class Directory:
     def default_team_id(self) -> int | None:
         # An import creates no team, not even the default one that the API would make again
         # after it was renamed: the rows are checked outside the import's transaction.
-        return self.teams.id_of(DEFAULT_TEAM_NAME)
+        return self.teams.exact.get(DEFAULT_TEAM_NAME)  # as Team.objects.default() finds it
 
     def load(self, *, emails: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
         emails = {email for email in emails if email not in self.by_email}
@@ -83,7 +97,7 @@ class Directory:
     def team(self, name: str, errors: list, column: str = "team") -> int | None:
         pk = self.teams.id_of(name)
         if pk is None:
-            errors.append((column, f'No team named "{name}".'))
+            errors.append((column, self.teams.problem(name)))
         return pk
 
     def person(self, email: str, errors: list, column: str) -> Person | None:
@@ -141,7 +155,7 @@ class UserImport(bulk.Importer):
             for name in given["teams"]:
                 pk = self.teams.id_of(name)
                 if pk is None:
-                    errors.append(("teams", f'No team named "{name}".'))
+                    errors.append(("teams", self.teams.problem(name)))
                 else:
                     team_ids.add(pk)
             if team_ids and after["role"] not in WORKER_ROLES:
