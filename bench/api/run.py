@@ -318,14 +318,22 @@ def cpu_seconds(root: int) -> float | None:
 
 
 def postmaster_pid(url: str) -> int | None:
-    """The PostgreSQL server's main process, when it runs on this machine."""
+    """The PostgreSQL server's main process, when it runs on this machine (not in a container
+    or elsewhere, where the backend's pid names no process here, or another one)."""
     with psycopg.connect(url) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        try:  # while the connection, so the backend, is alive
+            status = Path(f"/proc/{backend}/status").read_text()
+        except OSError:
+            return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    parent = int(fields["PPid"])
     try:
-        status = Path(f"/proc/{backend}/status").read_text()
+        parent_name = Path(f"/proc/{parent}/comm").read_text().strip()
     except OSError:
         return None
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid")))
+    both_postgres = fields["Name"].strip().startswith("postgres") and parent_name == "postgres"
+    return parent if both_postgres else None
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -424,10 +432,10 @@ def bench_size(args, tickets: int, logs: Path) -> dict:
     )
     floor_env = {**os.environ, "FLOOR_DATABASE_URL": url, "FLOOR_USER_ID": str(fx.agent)}
     # The project's application plus the do-nothing views of layers.py (after its own URLs).
+    postgresql = postmaster_pid(url)
     app = Server("dispatchdesk", "layers:application", APP_PORT, app_env, workers, logs)
     floor = Server("floor", "floor:application", FLOOR_PORT, floor_env, workers, logs)
     results: dict = {"tickets": tickets, "search_counts": fx.search_counts, "scenarios": {}}
-    postgresql = postmaster_pid(url)
     try:
         app.wait_ready("/healthz")
         floor.wait_ready("/list")
@@ -512,7 +520,8 @@ def report(runs: list[dict], args) -> str:
         lines += [
             "",
             "CPU ms a request: the time DispatchDesk's gunicorn processes + PostgreSQL's processes "
-            "spent, divided by the requests served (blank when PostgreSQL runs elsewhere).",
+            "spent, divided by the requests served (the first alone when PostgreSQL runs "
+            "elsewhere).",
             "",
             f"DispatchDesk workers' memory (RSS, MB): {start} after start-up; after each "
             f"scenario: {'; '.join(after)}.",
