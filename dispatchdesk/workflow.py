@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.fields import DateTimeField
 
 from accounts.models import cannot_hold_work, may_hold_work
 
@@ -20,6 +21,11 @@ from .etags import ensure_if_match
 from .exceptions import Conflict
 from .history import pk_or_none, record
 from .models import EventType
+
+
+def as_shown(moment: datetime) -> str:
+    """A time as the API writes it: ISO 8601 in the current time zone, UTC as `Z`."""
+    return DateTimeField().to_representation(moment)
 
 
 def default_due_at(priority: str, start: datetime | None = None) -> datetime | None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from dispatchdesk.workflow import (
+    as_shown,
     assignee_or_supervisor,
     guard,
     has_assignee,
@@ -130,8 +131,8 @@ class WorkOrder(WorkItem):
             raise ValidationError(
                 {
                     "scheduled_start": [
-                        f"Must not be after the scheduled end "
-                        f"({self.scheduled_end.isoformat()}); move or clear scheduled_end first."
+                        f"Must not be after the scheduled end ({as_shown(self.scheduled_end)}); "
+                        "move or clear scheduled_end first."
                     ]
                 }
             )

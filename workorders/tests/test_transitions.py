@@ -157,7 +157,7 @@ def test_schedule_after_the_planned_end_is_400_and_changes_nothing(client_for, c
     assert response.status_code == 400
     assert response.json()["fields"] == {
         "scheduled_start": [
-            "Must not be after the scheduled end (2030-01-01T17:00:00+00:00); move or clear "
+            "Must not be after the scheduled end (2030-01-01T17:00:00Z); move or clear "
             "scheduled_end first."
         ]
     }
