@@ -6,16 +6,23 @@ set -eu
 
 python manage.py migrate --noinput
 
+admin_exists() {
+    python manage.py shell --verbosity=0 -c "import os; from accounts.models import User
+print(User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).exists())"
+}
+
 if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
-    # Every start after the first finds the admin there; any other failure (an email that is
-    # not one, the database) stops the container with Django's message.
-    exists=$(python manage.py shell --verbosity=0 -c "import os; from accounts.models import User
-print(User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).exists())")
-    if [ "$exists" = "True" ]; then
+    # Every start after the first finds the admin there, and so does a replica that lost the
+    # race to create it; any other failure (an email that is not one, the database) stops the
+    # container with Django's message.
+    if [ "$(admin_exists)" = "True" ]; then
         echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
-    else
-        python manage.py createsuperuser --noinput >/dev/null
+    elif python manage.py createsuperuser --noinput >/dev/null; then
         echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
+    elif [ "$(admin_exists)" = "True" ]; then
+        echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
+    else
+        exit 1
     fi
 fi
 
