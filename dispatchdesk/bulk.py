@@ -692,11 +692,14 @@ class Report:
             counts = f"{self.created:,} to create, {self.updated:,} to update"
             took = f"dry run, nothing written; {took}"
         elif not self.written:
-            good = self.rows - self.failed
+            # What the good rows would do: "loads the N good ones" said nothing of those unchanged.
+            would = (
+                f"{self.created:,} to create, {self.updated:,} to update, "
+                f"{self.unchanged:,} unchanged"
+            )
             return (
                 f"{self.name}: nothing written: {self.failed:,} of {counted(self.rows)} failed and "
-                f"the import is all or nothing (--skip-invalid loads the {good:,} good ones); "
-                f"checked in {self.seconds:.2f} s."
+                f"the import is all or nothing (with --skip-invalid: {would}); checked {took}."
             )
         else:
             counts = f"{self.created:,} created, {self.updated:,} updated"

@@ -222,6 +222,20 @@ def test_a_name_two_old_teams_share_but_for_case_must_be_written_exactly(people,
     assert teams == {"T-2": other_night.pk, "T-3": night.pk}
 
 
+@pytest.mark.parametrize("batch_size", ["1", "2000"])
+def test_a_refused_import_says_what_the_good_rows_would_have_done(people, tmp_path, batch_size):
+    assert run("import_tickets", tickets_file(tmp_path, row("T-0"), name="old.csv")).ok
+    path = tickets_file(tmp_path, row("T-0"), row("T-2", priority="asap"), row("T-1"))
+
+    outcome = run("import_tickets", path, "--batch-size", batch_size)
+
+    assert not outcome.ok
+    assert (
+        "nothing written: 1 of 3 rows failed and the import is all or nothing (with "
+        "--skip-invalid: 1 to create, 0 to update, 1 unchanged); checked 3 rows in "
+    ) in outcome.out
+
+
 def test_a_row_with_several_bad_cells_reports_each(people, tmp_path):
     path = tickets_file(tmp_path, row(priority="asap", status="done", due_at="soon"))
 
