@@ -202,31 +202,46 @@ def not_json(constant: str):
     raise NotJSON(f"{constant} is not JSON")
 
 
-def item_lines(text: str) -> Iterator[int]:
-    """The line (as an editor counts them) where each item of a JSON list starts; `text` is a
-    list that json.loads has read already."""
-    decoder = json.JSONDecoder()
-    position = JSON_SPACE.match(text).end() + 1  # after the "["
-    line = 1 + len(LINE_BREAK.findall(text, 0, position))
-    while True:
-        start = JSON_SPACE.match(text, position).end()
-        if text[start] == "]":
-            return
-        line += len(LINE_BREAK.findall(text, position, start))
-        yield line
-        _, end = decoder.raw_decode(text, start)
-        line += len(LINE_BREAK.findall(text, start, end))
-        position = JSON_SPACE.match(text, end).end()
-        if text[position] == ",":
-            position += 1
+# A number is read as written (`1.10`, `1e400`), as a CSV cell is: values are text.
+JSON_DECODER = json.JSONDecoder(parse_float=str, parse_constant=not_json)
+
+
+def json_items(text: str) -> list[tuple[int, Any]] | None:
+    """Each item of the JSON list `text` with the line (as an editor counts them) where it
+    starts, read in one pass; None when `text` is not a list (the whole decoder says why)."""
+    space = JSON_SPACE.match
+
+    def at(position: int) -> str:
+        return text[position : position + 1]
+
+    position = space(text).end()
+    if at(position) != "[":
+        return None
+    position = space(text, position + 1).end()
+    items: list[tuple[int, Any]] = []
+    line, counted = 1, 0
+    if at(position) != "]":
+        while True:
+            line += len(LINE_BREAK.findall(text, counted, position))
+            counted = position
+            item, end = JSON_DECODER.raw_decode(text, position)
+            items.append((line, item))
+            position = space(text, end).end()
+            if at(position) != ",":
+                break
+            position = space(text, position + 1).end()
+        if at(position) != "]":
+            return None
+    return items if space(text, position + 1).end() == len(text) else None
 
 
 def read_json(
     text: str, name: str, columns: Iterable[str], key: str, lists=frozenset()
 ) -> list[Row]:
     try:
-        # A number is read as written (`1.10`, `1e400`), as a CSV cell is: values are text.
-        items = json.loads(text, parse_float=str, parse_constant=not_json)
+        items = json_items(text)
+        if items is None:
+            JSON_DECODER.decode(text)  # says what is wrong, or reads a value that is no list
     except json.JSONDecodeError as exc:
         raise FileProblem(
             f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
@@ -237,15 +252,14 @@ def read_json(
         raise FileProblem(f"{name}: not valid JSON (a number of over 4,300 digits).") from None
     except RecursionError:
         raise FileProblem(f"{name}: not valid JSON (nested too deeply).") from None
-    if not isinstance(items, list):
+    if items is None:
         raise FileProblem(f"{name}: expected a JSON list of objects.")
-    keys = list(dict.fromkeys(k for item in items if isinstance(item, dict) for k in item))
+    keys = list(dict.fromkeys(k for _, item in items if isinstance(item, dict) for k in item))
     if keys:
         check_columns(name, keys, columns, key, what="keys")
-    lines = list(item_lines(text))
-    shared = {line for line, count in Counter(lines).items() if count > 1}
+    shared = {line for line, count in Counter(line for line, _ in items).items() if count > 1}
     rows = []
-    for number, (line, item) in enumerate(zip(lines, items, strict=True)):
+    for number, (line, item) in enumerate(items):
         where = f"line {line}, item {number + 1}" if line in shared else f"line {line}"
         row = Row(where, {}, number=number)
         if not isinstance(item, dict):

@@ -337,7 +337,8 @@ CORS_URLS_REGEX = r"^/api/.*$"
 LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
 if LOG_LEVEL not in logging.getLevelNamesMapping():
     raise ImproperlyConfigured(
-        f"DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}."
+        f"DJANGO_LOG_LEVEL must be a level name of Python's logging (DEBUG, INFO, WARNING, "
+        f"ERROR, CRITICAL), got {LOG_LEVEL!r}."
     )
 LOGGING = {
     "version": 1,

@@ -317,7 +317,8 @@ def test_json_reports_each_bad_item_at_the_line_where_it_starts(people, tmp_path
     items = [row("T-1"), row("T-2", title=True), "not an object"]
     text = "[\n" + ",\n".join(json.dumps(item) for item in items) + ",\n"
     text += json.dumps(row("T-3", priority=["high"]), indent=2) + ",\r\n"
-    text += json.dumps(row("T-4", status="done"), indent=2) + "\n]\n"
+    text += json.dumps(row("T-4", status="done"), indent=2)
+    text += "\n, " + json.dumps(row("T-5", priority="asap")) + "\n]\n"  # comma first
     path = tmp_path / "tickets.json"
     path.write_text(text, encoding="utf-8")
 
@@ -328,8 +329,9 @@ def test_json_reports_each_bad_item_at_the_line_where_it_starts(people, tmp_path
         "line 4: row: Expected an object.",
         "line 5: priority: Not a valid string.",
         'line 14: status: "done" is not a valid choice.',
+        'line 21: priority: "asap" is not a valid choice.',
     ]
-    assert outcome.failure == "4 of 5 rows failed."
+    assert outcome.failure == "5 of 6 rows failed."
 
 
 def test_all_or_nothing_leaves_the_database_untouched(people, tmp_path):
