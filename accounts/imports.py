@@ -34,9 +34,9 @@ class Person:
 
 class TeamNames:
     """Every team, read once, found by its exact name or else by its name in another letter
-    case: names are unique in any case (services.team_name_taken), so `it support` can only mean
-    "IT Support", unless teams made before that rule (or told apart by case beyond ASCII on
-    SQLite) share a name but for case, which is then an error rather than a guess."""
+    case: names are unique in any case (the Team model's constraint), so `it support` can only
+    mean "IT Support", unless two teams on SQLite, whose lower() folds ASCII letters only, share a
+    name but for the case of other letters (`Équipe`, `équipe`): an error then, not a guess."""
 
     def __init__(self):
         named = list(Team.objects.values_list("name", "id"))

@@ -1,11 +1,13 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .choices import STAFF_ROLES, WORKER_ROLES, Role
 from .roles import ROLE_PERMISSIONS
 
 DEFAULT_TEAM_NAME = "General"
+TEAM_NAME_TAKEN = "A team with this name already exists."
 
 
 class TeamManager(models.Manager):
@@ -24,6 +26,14 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # `IT` and `it` would be one queue to people, and imports find teams by name.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="team_name_unique_in_any_case",
+                violation_error_message=TEAM_NAME_TAKEN,
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -7,8 +7,10 @@ from dispatchdesk.serializers import IdField
 
 from .models import Team, User
 from .services import (
+    EMAIL_TAKEN,
     NOT_A_WORKER,
     TEAM_NAME_TAKEN,
+    team_create,
     team_name_taken,
     team_update,
     user_change_problems,
@@ -24,7 +26,7 @@ class UserSerializer(serializers.ModelSerializer):
             UniqueValidator(
                 queryset=User.objects.all(),
                 lookup="iexact",
-                message="A user with this email already exists.",
+                message=EMAIL_TAKEN,
             )
         ],
     )
@@ -97,6 +99,9 @@ class TeamSerializer(serializers.ModelSerializer):
         if any(not (member.is_active and member.is_worker) for member in members):
             raise serializers.ValidationError(NOT_A_WORKER)
         return members
+
+    def create(self, validated_data):
+        return team_create(**validated_data)
 
     def update(self, instance, validated_data):
         return team_update(team=instance, by=self.context["request"].user, **validated_data)

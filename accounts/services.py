@@ -1,17 +1,33 @@
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from dispatchdesk import workflow
 from tickets.models import Ticket
 from workorders.models import WorkOrder
 
 from .choices import WORKER_ROLES, Role
-from .models import Team, User, may_hold_work
+from .models import TEAM_NAME_TAKEN, Team, User, may_hold_work
 
 NOT_A_WORKER = "Only active agents and supervisors can be team members."
-TEAM_NAME_TAKEN = "A team with this name already exists."
+EMAIL_TAKEN = "A user with this email already exists."
+
+
+@contextmanager
+def claiming(field: str, message: str, taken: Callable[[], bool]):
+    """Write a unique value that was checked free: a request that checked it at the same moment
+    may have written it since, and the database then refuses this block's write. That is the
+    check's own error on `field` (a 400 through the API), not a 500. Other refusals pass on."""
+    try:
+        with transaction.atomic():  # a savepoint: the request's transaction stays usable
+            yield
+    except IntegrityError:
+        if not taken():
+            raise
+        raise ValidationError({field: [message]}) from None
 
 
 def team_name_taken(name: str, *, team: Team | None = None) -> bool:
@@ -47,7 +63,11 @@ def user_create(
     teams: Iterable[Team] = (),
 ) -> User:
     """Create a user; a `None` password leaves the account without a usable password."""
-    user = User.objects.create_user(email=email, password=password, full_name=full_name, role=role)
+    email = User.objects.normalize_email(email)
+    with claiming("email", EMAIL_TAKEN, User.objects.filter(email=email).exists):
+        user = User.objects.create_user(
+            email=email, password=password, full_name=full_name, role=role
+        )
     if role in WORKER_ROLES:
         user.teams.set(teams)
     return user
@@ -73,7 +93,9 @@ def user_update(
         user.email = User.objects.normalize_email(user.email)
     if password:
         user.set_password(password)
-    user.save()
+    others = User.objects.exclude(pk=user.pk).filter(email=user.email)
+    with claiming("email", EMAIL_TAKEN, others.exists):
+        user.save()
     if user.role not in WORKER_ROLES:
         user.teams.clear()
     elif teams is not None:
@@ -83,11 +105,20 @@ def user_update(
 
 
 @transaction.atomic
+def team_create(*, name: str, members: Iterable[User] = ()) -> Team:
+    with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(name)):
+        team = Team.objects.create(name=name)
+    team.members.set(members)
+    return team
+
+
+@transaction.atomic
 def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, **fields) -> Team:
     """Rename a team or change its members; work of those who leave goes back to the team."""
     for name, value in fields.items():
         setattr(team, name, value)
-    team.save()
+    with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(team.name, team=team)):
+        team.save()
     if members is not None:
         members = list(members)
         left = list(team.members.exclude(pk__in=[member.pk for member in members]))

@@ -1,15 +1,12 @@
 """Conflicting transitions fired at once: exactly one wins, the others get 409."""
 
-import threading
-
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from dispatchdesk import workflow
 from dispatchdesk.exceptions import Conflict
 from dispatchdesk.models import Event
+from dispatchdesk.tests.concurrency import send_all_at_once
 from tickets.models import Ticket
 
 from .factories import TicketFactory
@@ -26,26 +23,9 @@ CONFLICTING = [{"name": "resolve", "resolution": "fixed"}, {"name": "cancel", "n
 
 
 def fire_all_at_once(ticket, user, bodies) -> list[int]:
-    token = str(RefreshToken.for_user(user).access_token)
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = [0] * len(bodies)
-
-    def worker(index, body):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        try:
-            barrier.wait()
-            response = client.post(f"/api/v1/tickets/{ticket.pk}/transitions/", body)
-            statuses[index] = response.status_code
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=item) for item in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return statuses
+    url = f"/api/v1/tickets/{ticket.pk}/transitions/"
+    responses = send_all_at_once([(user, "post", url, body) for body in bodies])
+    return [response.status_code for response in responses]
 
 
 @needs_postgresql

@@ -1,15 +1,12 @@
 """Work-order requests fired at once on PostgreSQL: exactly one of conflicting changes wins,
 nothing is lost, and history matches the final state."""
 
-import threading
-import time
-
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from dispatchdesk.models import Event
+from dispatchdesk.tests.concurrency import send_all_at_once
 from tickets.models import Ticket
 from tickets.tests.factories import TicketFactory
 from workorders.choices import ACTIVE_STATUSES
@@ -26,36 +23,6 @@ pytestmark = [
 ]
 
 URL = "/api/v1/work-orders/"
-
-
-def send_all_at_once(requests, delays=None) -> list:
-    """Send `(user, method, url, body)` requests from one thread each, released together
-    (each after its delay in seconds, if given). Answers the responses in request order."""
-    delays = delays or [0] * len(requests)
-    tokens = {user.pk: str(RefreshToken.for_user(user).access_token) for user, *_ in requests}
-    barrier = threading.Barrier(len(requests))
-    responses: list = [None] * len(requests)
-
-    def worker(index, user, method, url, body):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens[user.pk]}")
-        try:
-            barrier.wait(timeout=30)
-            time.sleep(delays[index])
-            responses[index] = getattr(client, method)(url, body, format="json")
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(index, *request))
-        for index, request in enumerate(requests)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert all(response is not None for response in responses), "a request did not finish"
-    return responses
 
 
 def statuses(responses) -> list[int]:

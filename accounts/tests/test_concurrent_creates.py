@@ -1,0 +1,75 @@
+"""Creates that race for one unique name or email: one wins, the others get a 400 on the field.
+
+The serializers check uniqueness before they write, so two requests sent together can both pass
+the check; the database's constraint then decides, and the loser must hear why, not get a 500."""
+
+import pytest
+from django.db import connection
+
+from accounts.models import Team, User
+from accounts.tests.factories import RequesterFactory, TeamFactory
+from dispatchdesk.tests.concurrency import send_all_at_once
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serializes whole-database writes: the requests cannot overlap",
+)
+
+
+def one_done_others_refused(responses, field: str, done: int = 201) -> None:
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == sorted([done] + [400] * (len(responses) - 1))
+    for response in responses:
+        if response.status_code == 400:
+            assert list(response.json()["fields"]) == [field]
+
+
+@needs_postgresql
+@pytest.mark.parametrize(
+    "names",
+    [["Field crew"] * 6, ["Field crew", "FIELD CREW", "field crew"] * 2],
+    ids=["same case", "other cases"],
+)
+def test_teams_of_one_name_created_at_once(cast, names):
+    requests = [(cast["admin"], "post", "/api/v1/teams/", {"name": name}) for name in names]
+
+    responses = send_all_at_once(requests)
+
+    one_done_others_refused(responses, "name")
+    assert Team.objects.filter(name__iexact="field crew").count() == 1
+
+
+@needs_postgresql
+def test_users_of_one_email_created_at_once(cast):
+    body = {"email": "pat@example.com", "full_name": "Pat", "password": "a-long-passphrase-9"}
+
+    responses = send_all_at_once([(cast["admin"], "post", "/api/v1/users/", body)] * 6)
+
+    one_done_others_refused(responses, "email")
+    assert User.objects.filter(email__iexact="pat@example.com").count() == 1
+
+
+@needs_postgresql
+def test_teams_renamed_to_one_name_at_once(cast):
+    teams = [TeamFactory(name=f"Crew {n}") for n in range(6)]
+    body = {"name": "Night crew"}
+    requests = [(cast["admin"], "patch", f"/api/v1/teams/{team.pk}/", body) for team in teams]
+
+    responses = send_all_at_once(requests)
+
+    one_done_others_refused(responses, "name", done=200)
+    assert Team.objects.filter(name="Night crew").count() == 1
+
+
+@needs_postgresql
+def test_users_given_one_email_at_once(cast):
+    people = [RequesterFactory() for _ in range(6)]
+    body = {"email": "pat@example.com"}
+    requests = [(cast["admin"], "patch", f"/api/v1/users/{person.pk}/", body) for person in people]
+
+    responses = send_all_at_once(requests)
+
+    one_done_others_refused(responses, "email", done=200)
+    assert User.objects.filter(email="pat@example.com").count() == 1

@@ -1,0 +1,39 @@
+"""Requests sent at the same moment, each from its own thread and database connection: how the
+concurrency tests stage a race (on PostgreSQL; SQLite serializes whole-database writes)."""
+
+import threading
+import time
+
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+
+def send_all_at_once(requests, delays=None) -> list:
+    """Send `(user, method, url, body)` requests from one thread each, released together
+    (each after its delay in seconds, if given). Answers the responses in request order."""
+    delays = delays or [0] * len(requests)
+    tokens = {user.pk: str(RefreshToken.for_user(user).access_token) for user, *_ in requests}
+    barrier = threading.Barrier(len(requests))
+    responses: list = [None] * len(requests)
+
+    def worker(index, user, method, url, body):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens[user.pk]}")
+        try:
+            barrier.wait(timeout=30)
+            time.sleep(delays[index])
+            responses[index] = getattr(client, method)(url, body, format="json")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(index, *request))
+        for index, request in enumerate(requests)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(response is not None for response in responses), "a request did not finish"
+    return responses
