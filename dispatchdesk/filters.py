@@ -99,6 +99,8 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if not value:
             return qs
+        if "" in value:  # `priority,` or `,`: the form takes an empty entry as no choice
+            raise ValidationError({"ordering": ["Name a field in each comma-separated entry."]})
         fields = [self.get_ordering_value(param) for param in value]
         ordering = []
         for field in fields:

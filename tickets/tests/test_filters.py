@@ -474,7 +474,18 @@ def test_ordering_by_two_fields(supervisor, cast, moment):
 
 
 @pytest.mark.parametrize(
-    "value", ["title", "-status", "priority_rank", "id", "created", "created_at,bogus"]
+    "value",
+    [
+        "title",
+        "-status",
+        "priority_rank",
+        "id",
+        "created",
+        "created_at,bogus",
+        "priority,",
+        ",",
+        ",priority",
+    ],
 )
 def test_an_unknown_ordering_is_refused(supervisor, varied, value):
     assert_invalid(supervisor.get(URL, {"ordering": value}), "ordering")
