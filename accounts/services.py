@@ -152,17 +152,19 @@ def release_work(people: Iterable[User], *, by: User | None) -> int:
         return may_hold_work(**rule, team_ids=teams.get(person_id, frozenset()), team_id=team_id)
 
     released = 0
-    for model in (Ticket, WorkOrder):
+    # Rows are locked in the order every request takes (workflow.lock): work orders before
+    # tickets, each kind by id, else this and a change of one of the work orders can wait for
+    # each other. Unassigning changes no status, so no work order's ticket is locked with it.
+    for model in (WorkOrder, Ticket):
         open_work = model.objects.exclude(status__in=model.TERMINAL_STATUSES)
-        held = open_work.filter(assignee_id__in=people).order_by("pk")
-        for pk, person_id, team_id in held.values_list("pk", "assignee_id", "team_id"):
-            if may_hold(person_id, team_id):
-                continue
-            item = workflow.lock(model(pk=pk))  # then judged again, as it is once locked
+        held = open_work.filter(assignee_id__in=people).values_list("pk", "assignee_id", "team_id")
+        lost = [pk for pk, person_id, team_id in held if not may_hold(person_id, team_id)]
+        locked = model.objects.select_for_update(of=("self",)).filter(pk__in=lost).order_by("pk")
+        for item in locked:  # judged again, as it is once locked
             if (
                 item.is_terminal
-                or item.assignee_id != person_id
-                or may_hold(person_id, item.team_id)
+                or item.assignee_id not in people
+                or may_hold(item.assignee_id, item.team_id)
             ):
                 continue
             workflow.set_assignee(item, by=by, to=None)

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import AgentFactory
 from dispatchdesk.models import Event
 from dispatchdesk.tests.concurrency import send_all_at_once
 from tickets.models import Ticket
@@ -194,3 +195,27 @@ def test_many_creates_and_one_resolve_at_once(cast):
     events = Event.objects.for_object(ticket)
     assert events.filter(type="work_order_linked").count() == created
     assert events.filter(type="status_changed").count() == (1 if codes[2] == 200 else 0)
+
+
+@pytest.mark.parametrize("round", range(8))
+def test_deactivating_an_assignee_while_their_work_orders_change(cast, round):
+    """Giving back the person's work locks what their work orders' changes lock, in the same
+    order: otherwise each waits for the other and PostgreSQL ends one of them (a 503)."""
+    agent = AgentFactory(teams=[cast["team"]])
+    requests = [(cast["admin"], "patch", f"/api/v1/users/{agent.pk}/", {"is_active": False})]
+    for _ in range(3):
+        ticket = TicketFactory(team=cast["team"], status="in_progress", assignee=agent)
+        work_order = WorkOrderFactory(team=cast["team"], ticket=ticket, assignee=agent)
+        requests += [
+            (cast["supervisor"], "post", f"{URL}{work_order.pk}/time-entries/", {"minutes": 5}),
+            (cast["supervisor"], "post", f"{URL}{work_order.pk}/transitions/", {"name": "start"}),
+        ]
+
+    responses = send_all_at_once(requests)
+
+    codes = statuses(responses)
+    assert codes[:2] == [200, 201] and codes[3::2] == [201, 201]
+    # A start that comes after the work order was given back finds no assignee.
+    assert set(codes[2::2]) <= {200, 409}
+    assert not Ticket.objects.filter(assignee=agent).exists()
+    assert not WorkOrder.objects.filter(assignee=agent).exists()
