@@ -16,7 +16,11 @@ def record(obj, actor, event_type: EventType, data: dict | None = None, *, publi
 def history_visible_to(obj, user):
     """The events of `obj` that `user` may read, oldest first."""
     events = Event.objects.for_object(obj).select_related("actor")
-    return events.public() if user.is_requester else events
+    if user.is_requester:
+        return events.public()
+    if user.is_staff or not hasattr(obj, "events_unseen_by"):
+        return events
+    return events.exclude(obj.events_unseen_by(user))
 
 
 def pk_or_none(obj) -> int | None:

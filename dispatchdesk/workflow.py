@@ -74,7 +74,8 @@ def requester_assignee_or_supervisor(obj, user) -> bool:
 # Guards: conditions on the object's state, each saying what is missing when it fails.
 def guard(unmet: str | Callable, label: str | None = None):
     """Mark a condition with the message to give when it does not hold (text, or a callable
-    of the object for a message naming what is missing) and a label for the docs."""
+    of the object and the user asking, for a message naming what is missing that they may
+    know of) and a label for the docs."""
 
     def decorate(condition: Callable) -> Callable:
         condition.unmet = unmet
@@ -100,12 +101,12 @@ def transitions_from_current_state(obj, name: str | None = None):
             yield transition
 
 
-def unmet_guards(obj, transition) -> list[str]:
+def unmet_guards(obj, transition, user) -> list[str]:
     messages = []
     for condition in transition.conditions:
         if not condition(obj):
             unmet = getattr(condition, "unmet", condition.__name__)
-            messages.append(unmet(obj) if callable(unmet) else unmet)
+            messages.append(unmet(obj, user) if callable(unmet) else unmet)
     return messages
 
 
@@ -121,7 +122,7 @@ def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
     for t in transitions_from_current_state(obj):
         if not t.has_perm(obj, user):
             continue
-        unmet = unmet_guards(obj, t)
+        unmet = unmet_guards(obj, t, user)
         option = {"name": t.name, "target": t.target}
         if unmet:
             blocked.append({**option, "unmet": unmet})
@@ -179,7 +180,7 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     if errors:
         raise ValidationError(errors)
 
-    unmet = unmet_guards(obj, transition)
+    unmet = unmet_guards(obj, transition, by)
     if unmet:
         raise Conflict(f"Cannot {name} this {kind}: {'; '.join(unmet)}.")
 

@@ -2,10 +2,14 @@ import orjson
 from django.conf import settings
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func, JSONField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.db.models.lookups import In
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from accounts.models import Team, User
+from dispatchdesk.models import EventType
 from dispatchdesk.workflow import (
     assignee_or_supervisor,
     guard,
@@ -212,10 +216,15 @@ class TicketQuerySet(WorkItemQuerySet):
         return self.filter(SeenByWorker(user, "team_id", "assignee_id", "requester_id"))
 
 
-def describe_active_work_orders(ticket) -> str:
+def describe_active_work_orders(ticket, user) -> str:
+    """Names the active work orders `user` may see; the others, of teams not theirs, are only
+    counted, as a work order one may not see is not named anywhere else either."""
     active = ticket.work_orders.filter(status__in=ACTIVE_WORK_ORDER_STATUSES).order_by("id")
-    listed = ", ".join(f"#{wo.pk} {wo.title} ({wo.status})" for wo in active)
-    return f"linked work orders are still active: {listed}"
+    named = [f"#{wo.pk} {wo.title} ({wo.status})" for wo in active.visible_to(user)]
+    unseen = active.count() - len(named)
+    if unseen:
+        named.append(f"{unseen} {'more ' if named else ''}that you cannot see")
+    return f"linked work orders are still active: {', '.join(named)}"
 
 
 @guard(describe_active_work_orders, label="linked work orders are still active")
@@ -242,6 +251,14 @@ class Ticket(WorkItem):
 
     class Meta(WorkItem.Meta):
         pass
+
+    def events_unseen_by(self, user) -> Q:
+        """Of this ticket's events that `user` may read, those they may not: the links to work
+        orders of teams not theirs, whose ids and titles the work orders themselves keep from
+        them (404). Requesters read public events only, which no link is."""
+        seen = self.work_orders.model.objects.visible_to(user).order_by().values("pk")
+        linked = Cast(KeyTextTransform("work_order", "data"), models.BigIntegerField())
+        return Q(type=EventType.WORK_ORDER_LINKED) & ~Q(In(linked, seen))
 
     # The lifecycle. Each transition's body only sets fields; dispatchdesk.workflow.fire()
     # locks the row, checks state, role, inputs and guards, saves and records history.

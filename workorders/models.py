@@ -56,7 +56,7 @@ class WorkOrderQuerySet(WorkItemQuerySet):
         return self.annotate(actual_minutes=Coalesce(Subquery(total), Value(0)))
 
 
-def describe_unfinished_checklist(work_order) -> str:
+def describe_unfinished_checklist(work_order, user) -> str:
     items = ", ".join(f'"{item.text}"' for item in work_order.checklist.filter(done=False))
     return f"checklist items are not done: {items}"
 

@@ -393,3 +393,37 @@ def test_the_ticket_summary_lists_only_work_orders_the_agent_may_open(client_for
 
     assert [wo["id"] for wo in agent_view["work_orders"]] == [own.pk]
     assert len(supervisor_view["work_orders"]) == 2
+
+
+def test_resolving_names_only_the_active_work_orders_the_user_may_see(client_for, cast, ticket):
+    own = WorkOrderFactory(team=cast["team"], ticket=ticket, title="Pump")
+    WorkOrderFactory(team=cast["other_team"], ticket=ticket, title="Secret facilities job")
+    WorkOrderFactory(team=cast["other_team"], ticket=ticket, title="Another one")
+
+    by_assignee = resolve(client_for(cast["assignee"]), ticket)
+    by_supervisor = resolve(client_for(cast["supervisor"]), ticket)
+
+    assert by_assignee.status_code == by_supervisor.status_code == 409
+    assert by_assignee.json()["detail"] == (
+        "Cannot resolve this ticket: linked work orders are still active: "
+        f"#{own.pk} Pump (open), 2 more that you cannot see."
+    )
+    assert "Secret facilities job" in by_supervisor.json()["detail"]
+    options = client_for(cast["assignee"]).get(f"/api/v1/tickets/{ticket.pk}/transitions/")
+    assert "resolve" not in [option["name"] for option in options.json()]
+
+
+def test_a_ticket_history_leaves_out_links_to_work_orders_the_agent_may_not_see(
+    client_for, cast, ticket
+):
+    supervisor = client_for(cast["supervisor"])
+    own = supervisor.post(URL, {"title": "Pump", "ticket": ticket.pk}, format="json").json()
+    other_team = {"title": "Secret facilities job", "ticket": ticket.pk}
+    supervisor.post(URL, {**other_team, "team": cast["other_team"].pk}, format="json")
+    history_url = f"/api/v1/tickets/{ticket.pk}/history/"
+
+    agent_history = client_for(cast["assignee"]).get(history_url).json()["results"]
+    supervisor_history = supervisor.get(history_url).json()["results"]
+
+    assert [event["data"]["work_order"] for event in agent_history] == [own["id"]]
+    assert len(supervisor_history) == 2
