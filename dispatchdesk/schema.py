@@ -1,8 +1,11 @@
 """OpenAPI generation: every operation documents the one error shape for the codes it can give."""
 
 from drf_spectacular import openapi
+from drf_spectacular.plumbing import get_lib_doc_excludes
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+from .serializers import FastReadMixin
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -56,3 +59,9 @@ class AutoSchema(openapi.AutoSchema):
                 responses[code] = self._get_response_for_code(ErrorSerializer, code)
                 responses[code]["description"] = ERROR_DESCRIPTIONS[code]
         return responses
+
+
+def classes_whose_docstrings_are_not_api_docs() -> list[type]:
+    """Where drf-spectacular stops looking up a class's bases for its description (the docs
+    pages show it): DRF's own classes, and our mixins, whose docstrings explain our code."""
+    return [*get_lib_doc_excludes(), FastReadMixin]

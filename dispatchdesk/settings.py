@@ -297,6 +297,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "GET_LIB_DOC_EXCLUDES": "dispatchdesk.schema.classes_whose_docstrings_are_not_api_docs",
 }
 
 # Tickets and work orders
