@@ -222,12 +222,16 @@ def time_entry_update(*, entry: TimeEntry, by: User, **changes) -> TimeEntry:
     if entry.user_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only its author or a supervisor may change a time entry.")
     previous = entry.minutes
-    changed = [field for field, value in changes.items() if getattr(entry, field) != value]
-    if not changed:
+    diff = {
+        field: [workflow.as_history_value(getattr(entry, field)), workflow.as_history_value(new)]
+        for field, new in changes.items()
+        if getattr(entry, field) != new
+    }
+    if not diff:
         return entry
-    for field in changed:
+    for field in diff:
         setattr(entry, field, changes[field])
-    entry.save(update_fields=changed)
+    entry.save(update_fields=list(diff))
     data = {"entry": entry.pk, "minutes": entry.minutes, "previous_minutes": previous}
-    record(work_order, by, EventType.TIME_LOGGED, data)
+    record(work_order, by, EventType.TIME_LOGGED, {**data, "changes": diff})
     return entry

@@ -1106,7 +1106,12 @@ def test_correcting_a_time_entry_inline(as_supervisor, supervisor, work_order, a
         (
             EventType.TIME_LOGGED,
             supervisor.pk,
-            {"entry": entry.pk, "minutes": 50, "previous_minutes": 30},
+            {
+                "entry": entry.pk,
+                "minutes": 50,
+                "previous_minutes": 30,
+                "changes": {"minutes": [30, 50]},
+            },
         )
     ]
 

@@ -175,7 +175,7 @@ def test_a_transition_answers_actual_minutes(client_for, cast, work_order):
 
 
 def test_the_author_changes_their_entry(client_for, cast, work_order):
-    entry = TimeEntryFactory(work_order=work_order, user=cast["assignee"], minutes=30)
+    entry = TimeEntryFactory(work_order=work_order, user=cast["assignee"], minutes=30, note="")
 
     response = client_for(cast["assignee"]).patch(
         entry_url(entry), {"minutes": 40, "note": "Longer"}, format="json"
@@ -187,7 +187,30 @@ def test_the_author_changes_their_entry(client_for, cast, work_order):
     assert (entry.minutes, entry.note) == (40, "Longer")
     event = Event.objects.for_object(work_order).get()
     assert (event.type, event.actor) == ("time_logged", cast["assignee"])
-    assert event.data == {"entry": entry.pk, "minutes": 40, "previous_minutes": 30}
+    assert event.data == {
+        "entry": entry.pk,
+        "minutes": 40,
+        "previous_minutes": 30,
+        "changes": {"minutes": [30, 40], "note": ["", "Longer"]},
+    }
+
+
+def test_history_keeps_a_changed_date_or_note_of_an_entry(client_for, cast, work_order):
+    entry = TimeEntryFactory(
+        work_order=work_order, user=cast["assignee"], minutes=30, note="", date="2026-03-02"
+    )
+
+    response = client_for(cast["assignee"]).patch(
+        entry_url(entry), {"date": "2026-03-01", "note": "Was Sunday"}, format="json"
+    )
+
+    assert response.status_code == 200
+    history = client_for(cast["supervisor"]).get(f"/api/v1/work-orders/{work_order.pk}/history/")
+    (event,) = history.json()["results"]
+    assert event["data"]["changes"] == {
+        "date": ["2026-03-02", "2026-03-01"],
+        "note": ["", "Was Sunday"],
+    }
 
 
 @pytest.mark.parametrize("actor", ["supervisor", "admin"])
