@@ -171,8 +171,9 @@ def checklist_update(
     """
     work_order = lock_for_work(item.work_order, finished_ok=False)
     item = ChecklistItem.objects.get(pk=item.pk)
-    if done is not None and done != item.done:
+    if done is not None:
         ensure_doing_the_work(work_order, by, "tick checklist items")
+    if done is not None and done != item.done:
         item.done, item.done_by, item.done_at = (
             done,
             (by if done else None),

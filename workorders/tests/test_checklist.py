@@ -155,6 +155,18 @@ def test_an_agent_who_is_not_the_assignee_cannot_tick(client_for, cast, work_ord
     assert not Event.objects.for_object(work_order).exists()
 
 
+@pytest.mark.parametrize("done", [True, False])
+def test_who_may_not_tick_is_refused_even_when_nothing_would_change(
+    client_for, cast, work_order, done
+):
+    """Else the answer would tell them the item's state rather than that it is not theirs."""
+    item = ChecklistItemFactory(work_order=work_order, done=done)
+
+    response = client_for(cast["team_agent"]).patch(item_url(item), {"done": done}, format="json")
+
+    assert response.status_code == 403
+
+
 def test_nobody_but_a_supervisor_ticks_an_unassigned_work_order(client_for, cast):
     work_order = WorkOrderFactory(team=cast["team"])
     item = ChecklistItemFactory(work_order=work_order)
