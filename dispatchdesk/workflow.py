@@ -255,8 +255,9 @@ def assign(obj, *, by, to, public: bool = True):
             raise ValidationError({"assignee": [cannot_hold_work(to, obj.team)]})
     else:
         takes_it = obj.assignee_id is None and to == by and by.teams.filter(pk=obj.team_id).exists()
+        has_it = to == by and obj.assignee_id == by.pk  # a retried take: nothing to change
         drops_it = to is None and obj.assignee_id == by.pk
-        if not (by.is_worker and (takes_it or drops_it)):
+        if not (by.is_worker and (takes_it or has_it or drops_it)):
             raise PermissionDenied(
                 f"You may only take unassigned work of your own teams or unassign yourself; "
                 f"a supervisor assigns this {kind}."

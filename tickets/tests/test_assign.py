@@ -84,6 +84,18 @@ def test_an_agent_takes_unassigned_work_of_their_team_and_gives_it_back(client_f
     assert ticket.assignee is None
 
 
+def test_an_agent_taking_work_that_is_already_theirs_changes_nothing(client_for, cast, ticket):
+    """A retried take, say after a lost answer: the outcome the agent asked for, no new event."""
+    client = client_for(cast["team_agent"])
+    assert assign(client, ticket, cast["team_agent"]).status_code == 200
+
+    again = assign(client, ticket, cast["team_agent"])
+
+    assert again.status_code == 200
+    assert again.json()["assignee"] == cast["team_agent"].pk
+    assert Event.objects.for_object(ticket).filter(type="assigned").count() == 1
+
+
 @pytest.mark.parametrize(
     ("current", "target"),
     [
