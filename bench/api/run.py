@@ -32,6 +32,10 @@ from pathlib import Path
 import psycopg
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from bench.database import drop_database  # noqa: E402 - bench/database.py, from the root
+
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 APP_PORT = 8101
@@ -51,16 +55,6 @@ def say(message: str) -> None:
 
 
 # --- database -----------------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    name = info["dbname"]
-    if "bench" not in name:
-        sys.exit(f"Refusing to drop {name!r}: the bench database's name must contain 'bench'.")
-    with psycopg.connect(**{**info, "dbname": "postgres"}, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def database_exists(url: str) -> bool:
@@ -86,7 +80,7 @@ def migrate(url: str) -> None:
 
 def fill(url: str, tickets: int) -> None:
     say(f"\n== {tickets:,} tickets: create, migrate and fill {url.rsplit('/', 1)[-1]}")
-    recreate_database(url)
+    drop_database(url, create=True)
     migrate(url)
     env = django_env(url, DJANGO_DEBUG="1")
     subprocess.run(

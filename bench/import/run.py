@@ -3,10 +3,11 @@
     .venv/bin/python bench/import/run.py [--rows 100000] [--repeat 3] [--batch-size N]
                                          [--migrate-to APP:MIGRATION] [--keep]
 
-Creates (and at the end drops) its own database, `dispatchdesk_bench` on the server of
-BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/dispatchdesk_bench), migrates
-it, generates the people and N tickets (bench/import/generate.py), imports the people, then
-times, `--repeat` times each, with a CHECKPOINT before every timed step:
+Creates (and at the end drops) the database BENCH_DATABASE_URL names (default
+postgres://postgres@127.0.0.1:5432/dispatchdesk_bench; a name without `bench` is refused, as
+it would be dropped), migrates it, generates the people and N tickets
+(bench/import/generate.py), imports the people, then times, `--repeat` times each, with a
+CHECKPOINT before every timed step:
 
 - bare COPY: PostgreSQL's COPY of the tickets file into a plain table of the same columns
   (no indexes, constraints or history): the fastest PostgreSQL stores that file;
@@ -35,13 +36,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402 - bench/import/generate.py, next to this file
+
+from bench.database import drop_database  # noqa: E402 - bench/database.py, from the root
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/dispatchdesk_bench"
 BARE_TABLE = "bench_bare_tickets"
@@ -58,20 +60,6 @@ BARE_COLUMNS = {
     "created_at": "timestamptz",
     "resolution": "text",
 }
-
-
-def server_and_name(url: str) -> tuple[str, str]:
-    base, _, name = url.rpartition("/")
-    return f"{base}/postgres", name
-
-
-def drop_database(url: str, *, create: bool = False) -> None:
-    server, name = server_and_name(url)
-    with psycopg.connect(server, autocommit=True) as conn:
-        database = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-        if create:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
 
 
 def checkpoint(conn) -> None:
