@@ -3,6 +3,7 @@
 import logging
 import os
 import re
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,6 +79,22 @@ def env_float(name: str, default: float) -> float | None:
     if not 0 < number < float("inf"):
         raise ImproperlyConfigured(f"{name} must be a positive number or 'off', got {value!r}.")
     return number
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """A time zone name of the IANA database, such as `Europe/Paris`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # Django's own check names only the value; an empty one it lets through, and then
+        # every request that shows a time fails (500).
+        raise ImproperlyConfigured(
+            f"{name} must be a time zone name such as 'UTC' or 'Europe/Paris', got {value!r}."
+        ) from None
+    return value
 
 
 # Core
@@ -159,13 +176,22 @@ TEMPLATES = [
 if "DATABASE_URL" in os.environ and not os.environ["DATABASE_URL"].strip():
     # Set but empty is a mistake of the deployment, not a wish for SQLite.
     raise ImproperlyConfigured("DATABASE_URL is set but empty: give a URL, or unset it for SQLite.")
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DJANGO_DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.config(
+            default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+            conn_max_age=env_int("DJANGO_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as error:
+    # dj_database_url's errors (an unknown scheme, a port that is not a number) do not say where
+    # the URL came from. Its messages never repeat the URL, and neither does this one: it may
+    # hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL cannot be used ({error}); give a URL such as "
+        "postgres://user:password@host:5432/name, or unset it for SQLite."
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with the health check skipped for a connection that just answered.
     DATABASES["default"]["ENGINE"] = "dispatchdesk.postgresql"
@@ -203,7 +229,7 @@ LOGIN_REDIRECT_URL = "/api/v1/"
 
 # Internationalization
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

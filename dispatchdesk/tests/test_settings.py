@@ -202,6 +202,12 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
         ({"DJANGO_ANON_THROTTLE_RATE": "0/minute"}, "DJANGO_ANON_THROTTLE_RATE must be a number"),
         ({"DJANGO_HTTPS": "enabled"}, "DJANGO_HTTPS must be 1 or 0"),
         ({"DATABASE_URL": ""}, "DATABASE_URL is set but empty"),
+        ({"DATABASE_URL": "foo"}, "DATABASE_URL cannot be used"),
+        (
+            {"DJANGO_TIME_ZONE": "Mars/Base"},
+            "DJANGO_TIME_ZONE must be a time zone name such as 'UTC' or 'Europe/Paris', "
+            "got 'Mars/Base'.",
+        ),
         ({"DJANGO_LOG_LEVEL": "loud"}, "DJANGO_LOG_LEVEL must be a level name of Python's"),
     ],
     ids=lambda value: next(iter(value)) if isinstance(value, dict) else None,
@@ -211,6 +217,24 @@ def test_a_setting_out_of_its_range_stops_the_start_with_a_clear_error(env, mess
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_a_database_url_it_cannot_read_is_named_without_repeating_its_password():
+    result = run_manage(
+        "check", DJANGO_DEBUG="1", DATABASE_URL="postgres://app:s3cret@db.internal:port/dispatch"
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_URL cannot be used" in result.stderr
+    assert "s3cret" not in result.stderr
+
+
+def test_the_time_zone_is_utc_when_empty_and_read_without_surrounding_spaces():
+    empty = settings_in_process("TIME_ZONE", DJANGO_DEBUG="1", DJANGO_TIME_ZONE="")
+    spaced = settings_in_process("TIME_ZONE", DJANGO_DEBUG="1", DJANGO_TIME_ZONE=" Europe/Paris ")
+
+    assert empty["TIME_ZONE"] == "UTC"
+    assert spaced["TIME_ZONE"] == "Europe/Paris"
 
 
 def test_settings_read_as_written_in_any_case_and_whole_words():
