@@ -362,10 +362,13 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to stdout, where containers and gunicorn collect it.
 LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
-if LOG_LEVEL not in logging.getLevelNamesMapping():
+level_numbers = logging.getLevelNamesMapping()
+if LOG_LEVEL not in level_numbers:
+    # Every name that is accepted, from the same mapping, so that the message cannot drift.
+    names = ", ".join(sorted(level_numbers, key=level_numbers.get))
     raise ImproperlyConfigured(
-        f"DJANGO_LOG_LEVEL must be a level name of Python's logging (DEBUG, INFO, WARNING, "
-        f"ERROR, CRITICAL), got {LOG_LEVEL!r}."
+        f"DJANGO_LOG_LEVEL must be a level name of Python's logging ({names}; in any case), "
+        f"got {LOG_LEVEL!r}."
     )
 LOGGING = {
     "version": 1,

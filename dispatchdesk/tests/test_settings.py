@@ -1,3 +1,6 @@
+import logging
+import re
+
 import pytest
 from django.db import connection
 
@@ -235,6 +238,14 @@ def test_the_time_zone_is_utc_when_empty_and_read_without_surrounding_spaces():
 
     assert empty["TIME_ZONE"] == "UTC"
     assert spaced["TIME_ZONE"] == "Europe/Paris"
+
+
+def test_the_log_level_error_lists_every_level_name_it_accepts():
+    result = run_manage("check", DJANGO_DEBUG="1", DJANGO_LOG_LEVEL="loud")
+
+    listed = re.search(r"Python's logging \(([A-Z, ]+);", result.stderr)
+    assert listed, result.stderr
+    assert set(listed.group(1).split(", ")) == set(logging.getLevelNamesMapping())
 
 
 def test_settings_read_as_written_in_any_case_and_whole_words():
