@@ -6,23 +6,47 @@ set -eu
 
 python manage.py migrate --noinput
 
-admin_exists() {
+# What DJANGO_SUPERUSER_EMAIL names now: "none", "admin" (an active admin), or the role of
+# another user ("requester", "agent", ..., with " inactive" for a deactivated one).
+superuser_email_holder() {
     python manage.py shell --verbosity=0 -c "import os; from accounts.models import User
-print(User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).exists())"
+user = User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).first()
+if user is None:
+    print('none')
+elif user.role == 'admin' and user.is_active:
+    print('admin')
+else:
+    print(user.role + ('' if user.is_active else ' inactive'))"
+}
+
+# An existing user is never changed here (role, password): starting with no admin while
+# saying one exists would leave nobody able to manage users, so the container stops instead.
+refuse_superuser_email() {
+    echo "DJANGO_SUPERUSER_EMAIL ${DJANGO_SUPERUSER_EMAIL} belongs to an existing user who is" \
+        "not an active admin ($1): make them an active admin, or name another email." >&2
+    exit 1
 }
 
 if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     # Every start after the first finds the admin there, and so does a replica that lost the
     # race to create it; any other failure (an email that is not one, the database) stops the
     # container with Django's message.
-    if [ "$(admin_exists)" = "True" ]; then
+    holder="$(superuser_email_holder)"
+    if [ "$holder" = "admin" ]; then
         echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
+    elif [ "$holder" != "none" ]; then
+        refuse_superuser_email "$holder"
     elif python manage.py createsuperuser --noinput >/dev/null; then
         echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
-    elif [ "$(admin_exists)" = "True" ]; then
-        echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
     else
-        exit 1
+        holder="$(superuser_email_holder)"
+        if [ "$holder" = "admin" ]; then
+            echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
+        elif [ "$holder" != "none" ]; then
+            refuse_superuser_email "$holder"
+        else
+            exit 1
+        fi
     fi
 fi
 

@@ -57,17 +57,56 @@ def test_entrypoint_restarts_with_its_admin_and_stops_on_an_admin_it_cannot_crea
         assert f"Admin {ADMIN_EMAIL} already exists" in server.stop()
 
         bad = AppServer(database_url, PORT, DJANGO_SUPERUSER_EMAIL="not-an-email")
-        started = subprocess.run(
-            ["sh", "docker/entrypoint.sh"],
-            cwd=BASE_DIR,
-            env=bad.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        started = run_entrypoint(bad.env)
 
     assert started.returncode != 0
     assert "Enter a valid email address." in started.stderr
+    assert "already exists" not in started.stdout
+
+
+def run_entrypoint(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The entrypoint to its end: it stops, or it serves until the timeout (a failure)."""
+    return subprocess.run(
+        ["sh", "docker/entrypoint.sh"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "is_active", "holder"),
+    [("requester", True, "requester"), ("admin", False, "admin inactive")],
+)
+def test_entrypoint_stops_when_the_admin_email_belongs_to_a_user_who_is_not_an_active_admin(
+    tmp_path, role, is_active, holder
+):
+    with fresh_database(tmp_path, "entrypoint") as database_url:
+        server = AppServer(database_url, PORT)
+        create_user = (
+            "from accounts.models import User; "
+            f"User.objects.create_user({ADMIN_EMAIL!r}, role={role!r}, is_active={is_active})"
+        )
+        for command in (["migrate", "--noinput"], ["shell", "-c", create_user]):
+            subprocess.run(
+                ["python", "manage.py", *command],
+                cwd=BASE_DIR,
+                env=server.env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+
+        started = run_entrypoint(server.env)
+
+    assert started.returncode != 0
+    assert (
+        f"DJANGO_SUPERUSER_EMAIL {ADMIN_EMAIL} belongs to an existing user who is not an "
+        f"active admin ({holder})"
+    ) in started.stderr
     assert "already exists" not in started.stdout
 
 
