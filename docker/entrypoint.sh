@@ -27,6 +27,20 @@ refuse_superuser_email() {
     exit 1
 }
 
+# `createsuperuser --noinput` takes any password: check it with Django's validators, as the API
+# checks a new user's, and stop with their messages.
+check_superuser_password() {
+    python manage.py shell --verbosity=0 -c "import os
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from accounts.models import User
+admin = User(email=os.environ['DJANGO_SUPERUSER_EMAIL'].strip().lower(), role='admin')
+try:
+    validate_password(os.environ['DJANGO_SUPERUSER_PASSWORD'], admin)
+except ValidationError as error:
+    raise SystemExit('DJANGO_SUPERUSER_PASSWORD: ' + ' '.join(error.messages))"
+}
+
 if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     # Every start after the first finds the admin there, and so does a replica that lost the
     # race to create it; any other failure (an email that is not one, the database) stops the
@@ -36,16 +50,19 @@ if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}"
         echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
     elif [ "$holder" != "none" ]; then
         refuse_superuser_email "$holder"
-    elif python manage.py createsuperuser --noinput >/dev/null; then
-        echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
     else
-        holder="$(superuser_email_holder)"
-        if [ "$holder" = "admin" ]; then
-            echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
-        elif [ "$holder" != "none" ]; then
-            refuse_superuser_email "$holder"
+        check_superuser_password
+        if python manage.py createsuperuser --noinput >/dev/null; then
+            echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
         else
-            exit 1
+            holder="$(superuser_email_holder)"
+            if [ "$holder" = "admin" ]; then
+                echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
+            elif [ "$holder" != "none" ]; then
+                refuse_superuser_email "$holder"
+            else
+                exit 1
+            fi
         fi
     fi
 fi

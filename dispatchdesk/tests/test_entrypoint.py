@@ -110,6 +110,33 @@ def test_entrypoint_stops_when_the_admin_email_belongs_to_a_user_who_is_not_an_a
     assert "already exists" not in started.stdout
 
 
+@pytest.mark.django_db
+def test_entrypoint_stops_on_a_first_admin_password_that_djangos_validators_refuse(tmp_path):
+    with fresh_database(tmp_path, "entrypoint") as database_url:
+        server = AppServer(database_url, PORT, DJANGO_SUPERUSER_PASSWORD="password")
+
+        started = run_entrypoint(server.env)
+        admins = subprocess.run(
+            [
+                "python",
+                "manage.py",
+                "shell",
+                "--verbosity=0",
+                "-c",
+                "from accounts.models import User; print(User.objects.count())",
+            ],
+            cwd=BASE_DIR,
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert started.returncode != 0
+    assert "DJANGO_SUPERUSER_PASSWORD: This password is too common." in started.stderr
+    assert admins.stdout.split() == ["0"], admins.stderr
+
+
 def test_the_images_healthcheck_passes_whatever_host_the_installation_names(tmp_path):
     """The Dockerfile's HEALTHCHECK command, run as Docker runs it, against the entrypoint's
     server with a real host name in DJANGO_ALLOWED_HOSTS."""
