@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -139,6 +140,10 @@ class AppServer:
         self.process = None
 
     def start(self, timeout: float = 60) -> None:
+        # The tests' ports are fixed: a server some other run left there would answer instead.
+        with socket.socket() as probe:
+            taken = probe.connect_ex(("127.0.0.1", self.port)) == 0
+        assert not taken, f"port {self.port} already serves something: stop it first"
         # A file, not a pipe: a pipe nobody reads fills up and blocks the access log.
         self.log = tempfile.NamedTemporaryFile(prefix="dispatchdesk-app-", suffix=".log")  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
