@@ -89,6 +89,36 @@ class EventInline(GenericTabularInline):
         return False
 
 
+class EditableRowsInline(admin.TabularInline):
+    """An inline whose existing rows are edited in place (through a service: see `row_edit`).
+
+    Every input also carries the value the page showed (Django's `show_hidden_initial`), so that
+    a row's `changed_data` is what the user changed on the page. Compared with the database
+    instead, a page opened before someone else ticked an item would untick it again when saved.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            formfield.show_hidden_initial = True
+        return formfield
+
+
+def row_edit(row) -> tuple[dict, dict]:
+    """The edit of an existing row of an EditableRowsInline: {field: new value} of the fields
+    changed on the page, and {field: value the page showed} of the same fields, with which the
+    service refuses the edit (412) when someone else has changed one of them since."""
+    changes = {name: row.cleaned_data[name] for name in row.changed_data}
+    shown = {}
+    for name in changes:
+        field = row.fields[name]
+        posted = field.hidden_widget().value_from_datadict(
+            row.data, row.files, row.add_initial_prefix(name)
+        )
+        shown[name] = field.to_python(posted)
+    return changes, shown
+
+
 def transition_action(name: str, description: str):
     """A bulk action firing `name` on each selected object; failures are reported one by one."""
 

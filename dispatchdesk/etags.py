@@ -18,3 +18,10 @@ def ensure_if_match(obj, if_match: str | None) -> None:
     offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if current not in offered:
         raise PreconditionFailed()
+
+
+def ensure_unchanged(obj, read: dict | None) -> None:
+    """Raise 412 unless `obj` still has the field values the caller read (`{field: value}`): the
+    `If-Match` of rows without an ETag of their own (checklist items, time entries)."""
+    if read and any(getattr(obj, field) != value for field, value in read.items()):
+        raise PreconditionFailed()

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
+from dispatchdesk.admin import (
+    EditableRowsInline,
+    EventInline,
+    WorkItemAdmin,
+    row_edit,
+    transition_action,
+)
 from dispatchdesk.admin_imports import ImportAdminMixin
 
 from . import services
@@ -9,7 +15,7 @@ from .models import MAX_MINUTES_PER_ENTRY, ChecklistItem, TimeEntry, WorkOrder
 from .serializers import WorkOrderTransitionSerializer
 
 
-class ChecklistItemInline(admin.TabularInline):
+class ChecklistItemInline(EditableRowsInline):
     """Items are added, reworded, moved and ticked through the services, with history."""
 
     model = ChecklistItem
@@ -22,7 +28,7 @@ class ChecklistItemInline(admin.TabularInline):
         return super().get_queryset(request).select_related("done_by")
 
 
-class TimeEntryInline(admin.TabularInline):
+class TimeEntryInline(EditableRowsInline):
     model = TimeEntry
     fields = ("date", "user", "minutes", "note")
     readonly_fields = ("user",)
@@ -121,8 +127,13 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
                     # The blank row's default position is not a wish to go first.
                     position=data["position"] if "position" in form.changed_data else None,
                 )
-            changed = {name: data[name] for name in form.changed_data}
-            return services.checklist_update(item=form.instance, by=request.user, **changed)
+            changes, shown = row_edit(form)
+            # Not the position: moving one item renumbers the others (this page's own moves
+            # too), and an item goes where it is put.
+            shown.pop("position", None)
+            return services.checklist_update(
+                item=form.instance, by=request.user, if_unchanged=shown, **changes
+            )
 
         def save_entry(request, work_order, form):
             data = form.cleaned_data
@@ -134,7 +145,9 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
                     note=data.get("note", ""),
                     date=data.get("date"),
                 )
-            changed = {name: data[name] for name in form.changed_data}
-            return services.time_entry_update(entry=form.instance, by=request.user, **changed)
+            changes, shown = row_edit(form)
+            return services.time_entry_update(
+                entry=form.instance, by=request.user, if_unchanged=shown, **changes
+            )
 
         return {ChecklistItem: save_item, TimeEntry: save_entry}

@@ -7,6 +7,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Team, User
 from dispatchdesk import workflow
+from dispatchdesk.etags import ensure_unchanged
 from dispatchdesk.exceptions import Conflict
 from dispatchdesk.history import record
 from dispatchdesk.models import EventType
@@ -164,13 +165,16 @@ def checklist_update(
     done: bool | None = None,
     text: str | None = None,
     position: int | None = None,
+    if_unchanged: dict | None = None,
 ) -> ChecklistItem:
     """Tick or untick (the assignee or a supervisor), reword or move a checklist item.
 
-    A completed work order's checklist stays as it was completed, until a rework.
+    A completed work order's checklist stays as it was completed, until a rework. With
+    `if_unchanged` ({field: value as the caller read it}) a stale read is refused (412).
     """
     work_order = lock_for_work(item.work_order, finished_ok=False)
     item = ChecklistItem.objects.get(pk=item.pk)
+    ensure_unchanged(item, if_unchanged)
     if done is not None:
         ensure_doing_the_work(work_order, by, "tick checklist items")
     if done is not None and done != item.done:
@@ -214,12 +218,16 @@ def time_entry_add(
 
 
 @transaction.atomic
-def time_entry_update(*, entry: TimeEntry, by: User, **changes) -> TimeEntry:
-    """Only the author of a time entry or a supervisor changes it."""
+def time_entry_update(
+    *, entry: TimeEntry, by: User, if_unchanged: dict | None = None, **changes
+) -> TimeEntry:
+    """Only the author of a time entry or a supervisor changes it. With `if_unchanged`
+    ({field: value as the caller read it}) a stale read is refused (412)."""
     if "minutes" in changes:
         ensure_minutes(changes["minutes"])
     work_order = lock_for_work(entry.work_order)
     entry = TimeEntry.objects.get(pk=entry.pk)
+    ensure_unchanged(entry, if_unchanged)
     if entry.user_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only its author or a supervisor may change a time entry.")
     previous = entry.minutes

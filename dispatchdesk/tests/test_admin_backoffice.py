@@ -38,7 +38,7 @@ from tickets.tests.factories import TicketFactory
 from tickets.tests.test_search import plan
 from workorders.choices import WorkOrderStatus
 from workorders.models import ChecklistItem, TimeEntry, WorkOrder
-from workorders.services import work_order_update
+from workorders.services import checklist_update, time_entry_update, work_order_update
 from workorders.tests.factories import (
     ChecklistItemFactory,
     TimeEntryFactory,
@@ -1715,6 +1715,105 @@ def test_a_stale_work_order_page_saves_nothing_but_its_inlines_need_no_fresh_pag
     # The first refusal's message is still queued (no page was read in between), then success.
     assert [level for level, _ in messages_of(response)] == ["error", "success"]
     assert TimeEntry.objects.get(work_order=work_order).minutes == 15
+
+
+def test_a_stale_page_leaves_the_checklist_items_it_did_not_change(
+    as_supervisor, supervisor, agent, work_order
+):
+    """The page posts every row again: only what was changed on the page is a change, not what
+    differs from the database (someone else's tick since)."""
+    one = ChecklistItemFactory(work_order=work_order, text="one")
+    two = ChecklistItemFactory(work_order=work_order, text="two")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    checklist_update(item=one, by=agent, done=True)
+    data["checklist-1-text"] = "two, reworded"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302
+    assert errors_of(response) == []
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.done, one.done_by, two.text) == (True, agent, "two, reworded")
+    assert history(work_order) == [
+        (EventType.CHECKLIST_TICKED, agent.pk, {"item": one.pk, "text": "one", "done": True}),
+        (EventType.FIELDS_CHANGED, supervisor.pk, {"checklist": ["two", "two, reworded"]}),
+    ]
+
+
+def test_a_stale_page_leaves_the_time_entries_it_did_not_change(
+    as_supervisor, supervisor, agent, work_order
+):
+    entry = TimeEntryFactory(work_order=work_order, user=agent, minutes=30)
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    time_entry_update(entry=entry, by=agent, minutes=60)
+    data["time_entries-1-minutes"] = "15"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302
+    assert errors_of(response) == []
+    entry.refresh_from_db()
+    assert entry.minutes == 60
+    added = TimeEntry.objects.exclude(pk=entry.pk).get()
+    assert (added.minutes, added.user) == (15, supervisor)
+    assert [(kind, actor) for kind, actor, _ in history(work_order)] == [
+        (EventType.TIME_LOGGED, agent.pk),
+        (EventType.TIME_LOGGED, supervisor.pk),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "on_the_page"),
+    [
+        ({"minutes": 60}, {"time_entries-0-minutes": "45"}),
+        ({"note": "Fuse"}, {"time_entries-0-note": "Fuse and cable"}),
+    ],
+)
+def test_a_stale_page_that_changes_what_someone_else_changed_saves_nothing(
+    as_supervisor, agent, work_order, meanwhile, on_the_page
+):
+    entry = TimeEntryFactory(work_order=work_order, user=agent, minutes=30, note="")
+    item = ChecklistItemFactory(work_order=work_order, text="one")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    time_entry_update(entry=entry, by=agent, **meanwhile)
+    before = history(work_order)
+    data |= on_the_page
+    data["checklist-0-text"] = "one, reworded"  # in the same save: not kept either
+    data["location"] = "Roof"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302
+    assert errors_of(response) == [
+        "Nothing was saved: this work order was changed by someone else after you opened it. "
+        "It is shown again as it is now; make your changes again."
+    ]
+    entry.refresh_from_db()
+    item.refresh_from_db()
+    work_order.refresh_from_db()
+    assert {field: getattr(entry, field) for field in meanwhile} == meanwhile
+    assert (item.text, work_order.location) == ("one", "")
+    assert history(work_order) == before
+
+
+def test_moving_checklist_items_on_one_page_is_not_a_conflict_with_itself(
+    as_supervisor, work_order
+):
+    """Moving one item renumbers the others: a later row of the same page is not stale for it."""
+    first = ChecklistItemFactory(work_order=work_order, text="first", position=0)
+    second = ChecklistItemFactory(work_order=work_order, text="second", position=1)
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data |= {"checklist-0-position": "1", "checklist-1-position": "0"}
+    data["checklist-1-text"] = "second, now first"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert errors_of(response) == []
+    assert list(work_order.checklist.values_list("pk", "text")) == [
+        (second.pk, "second, now first"),
+        (first.pk, "first"),
+    ]
 
 
 def test_the_history_button_leads_to_the_audit_trail(as_supervisor, open_ticket):
