@@ -28,6 +28,7 @@ import re
 from functools import partial
 from math import ceil
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connections
@@ -110,6 +111,20 @@ class CappedCountPaginator(DjangoPaginator):
 
         return self._compiled("ids", compile)
 
+    @cached_property
+    def _matches_nothing(self) -> bool:
+        """Whether the rows' query can match no row: `.none()`, or a condition Django knows no
+        row meets (`pk__in=[]`, an id beyond the column's range), which has no SQL at all."""
+        if self.object_list.query.is_empty():
+            return True
+        if not self._postgresql:
+            return False  # no SQL of ours is compiled: the ORM reads such a query as no rows
+        try:
+            self._ids_sql  # noqa: B018 - compiled here (and kept): the count reads it next
+        except EmptyResultSet:
+            return True
+        return False
+
     @property
     def _sql(self) -> tuple[str, tuple]:
         return self._ids_sql[:2]
@@ -164,7 +179,7 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _estimate(self) -> int | None:
-        if not self._postgresql or self.object_list.query.is_empty():
+        if not self._postgresql or self._matches_nothing:
             return None
         return planner_estimate(*self._sql, self.object_list.db)
 
@@ -174,8 +189,8 @@ class CappedCountPaginator(DjangoPaginator):
         `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
-        if self.object_list.query.is_empty():
-            return []  # `.none()`: there is no SQL to run
+        if self._matches_nothing:
+            return []  # there is no SQL to run
         estimate = self._estimate if self.estimate_first else None
         if estimate is not None and estimate > self.trust_estimate_above:
             return None

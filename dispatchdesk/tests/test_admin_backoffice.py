@@ -389,6 +389,28 @@ def test_change_lists_do_not_read_the_whole_table(as_supervisor, board, url, que
         assert len(counts) <= 1  # SQLite counts the filtered rows exactly; never the total too
 
 
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        (TICKETS, "assignee__id__exact"),
+        (TICKETS, "team__id__exact"),
+        (TICKETS, "requester__id__exact"),
+        (TICKETS, "id__exact"),
+        (WORK_ORDERS, "ticket__id__exact"),
+        (WORK_ORDERS, "assignee__id__exact"),
+    ],
+)
+def test_an_id_filter_beyond_any_id_lists_nothing(as_supervisor, board, url, parameter):
+    """An id no column can hold matches nothing (PostgreSQL's backend has no SQL for it)."""
+    WorkOrderFactory(team=board["urgent"].team, ticket=board["urgent"])
+
+    response = as_supervisor.get(f"{url}?{parameter}=99999999999999999999")
+
+    assert response.status_code == 200
+    assert shown_ids(response) == set()
+    assert response.context["cl"].result_count == 0
+
+
 def test_only_overdue_rows_are_marked(as_supervisor, team):
     now = timezone.now()
     TicketFactory(team=team, status=TicketStatus.OPEN, due_at=now + timedelta(hours=4))

@@ -265,3 +265,22 @@ def test_a_list_of_nothing_at_all_is_one_empty_page(eight, paginator):
 
     assert list(page) == [] and page.paginator.count == 0 and not page.has_next()
     assert len(queries) == 0
+
+
+@pytest.mark.parametrize(
+    "paginator", [pagination.CappedCountPaginator, pagination.EstimateFirstPaginator]
+)
+@pytest.mark.parametrize(
+    "matching_nothing",
+    [
+        lambda: Ticket.objects.filter(pk__in=[]),
+        # Beyond a bigint: PostgreSQL's backend finds that no row can match, as for pk__in=[].
+        lambda: Ticket.objects.filter(assignee__id=99999999999999999999),
+    ],
+    ids=["no-ids", "id-beyond-bigint"],
+)
+def test_a_filter_that_can_match_nothing_is_one_empty_page(eight, paginator, matching_nothing):
+    """Django has no SQL for such a query (EmptyResultSet): it counts 0, as `.none()` does."""
+    page = paginator(matching_nothing(), 3).page(1)
+
+    assert list(page) == [] and page.paginator.count == 0 and not page.has_next()
