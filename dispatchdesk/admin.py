@@ -10,6 +10,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,6 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from accounts.models import User
 
 from . import workflow
+from .datetimes import validate_has_utc_date
 from .etags import etag_for
 from .exceptions import PreconditionFailed, flatten_errors
 from .models import Event
@@ -186,6 +188,13 @@ class WorkItemAdmin(admin.ModelAdmin):
         if change and form.instance.is_terminal and editable.intersection(request.POST):
             workflow.ensure_editable(form.instance, None)  # says it is read-only (409)
         return super().save_form(request, form, change)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.DateTimeField) and formfield is not None:
+            # As the API: a time without a date in UTC is refused, not a failure to store it.
+            formfield.validators = [*formfield.validators, validate_has_utc_date]
+        return formfield
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)  # a class made for this request

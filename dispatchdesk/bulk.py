@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.types.json import Jsonb
 
+from .datetimes import OUT_OF_RANGE, has_utc_date
 from .models import Event
 
 FORMATS = ("csv", "json")
@@ -336,14 +337,12 @@ class DateTime:
             moment = None
         if moment is None:
             raise Invalid(self.message)
-        try:
-            if moment.tzinfo is None:
-                moment = timezone.make_aware(moment)
-            # Stored in UTC: a moment that has no UTC date (before year 1, after 9999) would be
-            # written by PostgreSQL and then not be readable again (as the API refuses it).
-            moment.astimezone(UTC)
-        except OverflowError:
-            raise Invalid("Datetime value out of range.") from None
+        if moment.tzinfo is None:
+            moment = timezone.make_aware(moment)
+        # Stored in UTC: a moment that has no UTC date (before year 1, after 9999) would be
+        # written by PostgreSQL and then not be readable again (as the API refuses it).
+        if not has_utc_date(moment):
+            raise Invalid(OUT_OF_RANGE)
         return moment
 
 

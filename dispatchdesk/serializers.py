@@ -3,6 +3,7 @@
 from operator import attrgetter
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import ISO_8601, serializers
@@ -12,6 +13,7 @@ from rest_framework.settings import api_settings
 
 from accounts.models import User
 
+from .datetimes import has_utc_date
 from .models import Event
 
 # Fields that only change through their own endpoints: writing them is a 400 that says where.
@@ -58,6 +60,30 @@ class IdField(serializers.PrimaryKeyRelatedField):
             except serializers.ValidationError:
                 self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """DRF's, refusing every time that has no date in UTC (dispatchdesk.datetimes) with its own
+    message: DRF's check of a time without an offset (9999-12-31T23:59 in New York) converts it
+    to UTC unguarded, an OverflowError."""
+
+    def enforce_timezone(self, value):
+        try:
+            moment = super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+        if timezone.is_aware(moment) and not has_utc_date(moment):
+            self.fail("overflow")
+        return moment
+
+
+class DateTimeFieldsMixin:
+    """For model serializers: their model's time fields become the DateTimeField above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
 
 
 class _Timestamp:
@@ -107,7 +133,7 @@ def _reader(model, field):
         if model_field is not None and model_field.is_relation:
             return attrgetter(model_field.attname)  # the id, without loading the object
         return None
-    if kind is serializers.DateTimeField:
+    if kind in (serializers.DateTimeField, DateTimeField):  # the same output
         return _Timestamp.of(field, source)
     if kind is serializers.ChoiceField:
         get, choices = attrgetter(source), field.choice_strings_to_values

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import Team, User
 from dispatchdesk.serializers import (
+    DateTimeFieldsMixin,
     FastReadMixin,
     IdField,
     RedirectedFieldsMixin,
@@ -20,7 +21,9 @@ class WorkOrderSummarySerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class TicketSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSerializer):
+class TicketSerializer(
+    FastReadMixin, RedirectedFieldsMixin, DateTimeFieldsMixin, serializers.ModelSerializer
+):
     team = IdField(
         queryset=Team.objects.all(), required=False, help_text="Defaults to the default team."
     )

@@ -2,6 +2,8 @@ from rest_framework import serializers
 
 from accounts.models import Team
 from dispatchdesk.serializers import (
+    DateTimeField,
+    DateTimeFieldsMixin,
     FastReadMixin,
     IdField,
     RedirectedFieldsMixin,
@@ -19,7 +21,9 @@ from .models import (
 from .services import work_order_create, work_order_update
 
 
-class WorkOrderSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.ModelSerializer):
+class WorkOrderSerializer(
+    FastReadMixin, RedirectedFieldsMixin, DateTimeFieldsMixin, serializers.ModelSerializer
+):
     ticket = IdField(queryset=Ticket.objects.none(), required=False, allow_null=True)
     team = IdField(
         queryset=Team.objects.all(),
@@ -99,7 +103,7 @@ class WorkOrderSerializer(FastReadMixin, RedirectedFieldsMixin, serializers.Mode
 
 class WorkOrderTransitionSerializer(TransitionRequestSerializer):
     completion_notes = serializers.CharField(required=False, allow_blank=True)
-    scheduled_start = serializers.DateTimeField(required=False)
+    scheduled_start = DateTimeField(required=False)
 
 
 class ChecklistItemSerializer(FastReadMixin, serializers.ModelSerializer):

@@ -5,8 +5,14 @@ import json
 import pytest
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from accounts.tests.factories import AgentFactory, RequesterFactory
+from accounts.tests.factories import (
+    AgentFactory,
+    RequesterFactory,
+    SupervisorFactory,
+    TeamFactory,
+)
 from tickets.models import Ticket
+from workorders.tests.factories import WorkOrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +172,44 @@ def test_hostile_bodies_never_fail_the_server(client_for, body):
         assert "id" in response.json()
     else:
         assert set(response.json()) == ERROR_KEYS
+
+
+# Times without an offset at either end of the calendar, in a zone where they have no date in
+# UTC (which the database stores): 10000-01-01 04:59 and 0000-12-31 15:00 UTC.
+TIMES_WITHOUT_A_UTC_DATE = [
+    ("America/New_York", "9999-12-31T23:59"),
+    ("Asia/Tokyo", "0001-01-01T00:00"),
+]
+
+
+@pytest.mark.parametrize(("zone", "moment"), TIMES_WITHOUT_A_UTC_DATE)
+def test_a_local_time_without_a_date_in_utc_is_a_400_everywhere(client_for, settings, zone, moment):
+    settings.TIME_ZONE = zone
+    team = TeamFactory()
+    agent = AgentFactory(teams=[team])
+    work_order = WorkOrderFactory(team=team, assignee=agent)
+    client = client_for(SupervisorFactory(teams=[team]))
+    out_of_range = ["Datetime value out of range."]
+
+    created = client.post("/api/v1/tickets/", {"title": "x", "due_at": moment}, format="json")
+    edited = client.patch(
+        f"/api/v1/work-orders/{work_order.pk}/", {"scheduled_start": moment}, format="json"
+    )
+    scheduled = client.post(
+        f"/api/v1/work-orders/{work_order.pk}/transitions/",
+        {"name": "schedule", "scheduled_start": moment},
+        format="json",
+    )
+
+    assert (created.status_code, created.json()["fields"]) == (400, {"due_at": out_of_range})
+    assert (edited.status_code, edited.json()["fields"]) == (400, {"scheduled_start": out_of_range})
+    assert (scheduled.status_code, scheduled.json()["fields"]) == (
+        400,
+        {"scheduled_start": out_of_range},
+    )
+    work_order.refresh_from_db()
+    assert (work_order.status, work_order.scheduled_start) == ("open", None)
+    assert not Ticket.objects.exists()
 
 
 def test_cors_is_closed_unless_configured(client_for, settings):

@@ -1112,6 +1112,62 @@ def test_a_schedule_that_ends_before_it_starts_says_so(as_supervisor, work_order
     assert work_order.scheduled_end is None
 
 
+# Local times at either end of the calendar that have no date in UTC, which the database stores.
+TIMES_WITHOUT_A_UTC_DATE = [
+    ("America/New_York", "9999-12-31", "23:59"),
+    ("Asia/Tokyo", "0001-01-01", "00:00"),
+]
+
+
+@pytest.mark.parametrize(("zone", "day", "time"), TIMES_WITHOUT_A_UTC_DATE)
+def test_a_due_date_without_a_date_in_utc_is_refused_on_the_add_page(
+    as_supervisor, settings, team, zone, day, time
+):
+    settings.TIME_ZONE = zone
+    data = form_data(as_supervisor.get(f"{TICKETS}add/"), "ticket_form")
+    requester = RequesterFactory()
+    data |= {"title": "Far off", "requester": str(requester.pk), "due_at_0": day, "due_at_1": time}
+
+    response = as_supervisor.post(f"{TICKETS}add/", data)
+
+    assert response.status_code == 200
+    assert "Datetime value out of range." in html.unescape(response.content.decode())
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize(("zone", "day", "time"), TIMES_WITHOUT_A_UTC_DATE)
+@pytest.mark.parametrize("field", ["scheduled_start", "scheduled_end", "due_at"])
+def test_a_schedule_without_a_date_in_utc_is_refused_on_the_change_page(
+    as_supervisor, settings, work_order, zone, day, time, field
+):
+    settings.TIME_ZONE = zone
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data |= {f"{field}_0": day, f"{field}_1": time}
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 200
+    assert "Datetime value out of range." in html.unescape(response.content.decode())
+    assert history(work_order) == []
+
+
+@pytest.mark.parametrize(("zone", "day", "time"), TIMES_WITHOUT_A_UTC_DATE)
+def test_scheduling_for_a_time_without_a_date_in_utc_is_an_error_message(
+    as_supervisor, settings, team, agent, zone, day, time
+):
+    settings.TIME_ZONE = zone
+    wo = WorkOrderFactory(team=team, assignee=agent)
+
+    response = as_supervisor.post(
+        transition_url(wo), {"name": "schedule", "scheduled_start": f"{day}T{time}", "note": ""}
+    )
+
+    assert errors_of(response) == ["scheduled_start: Datetime value out of range."]
+    wo.refresh_from_db()
+    assert (wo.status, wo.scheduled_start) == (WorkOrderStatus.OPEN, None)
+    assert history(wo) == []
+
+
 def test_correcting_a_time_entry_inline(as_supervisor, supervisor, work_order, agent):
     entry = TimeEntryFactory(work_order=work_order, user=agent, minutes=30)
     data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
