@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Q
 
 from accounts.models import User
 from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
@@ -113,6 +114,21 @@ class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
         people = User.objects.filter(email__icontains=term).values_list("pk", flat=True)
         ids = list(people[: self.requester_ids_up_to])
         return queryset.filter(requester__in=ids if len(ids) < self.requester_ids_up_to else people)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a class made for this request
+        if "requester" in form.base_fields:
+            # Tickets are filed for active users, as the API takes them. The requester a ticket
+            # has stays acceptable (as in an import): the page posts it back with every save.
+            people = Q(is_active=True)
+            if obj is not None:
+                people |= Q(pk=obj.requester_id)
+            requester = form.base_fields["requester"]
+            requester.queryset = User.objects.filter(people)
+            requester.error_messages["invalid_choice"] = (
+                "Select an active user: this one is inactive or does not exist."
+            )
+        return form
 
     def save_model(self, request, obj, form, change):
         if change:

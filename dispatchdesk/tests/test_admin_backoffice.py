@@ -931,6 +931,48 @@ def test_adding_a_ticket_goes_through_the_service(as_supervisor, supervisor, tea
     ]
 
 
+def test_an_inactive_user_is_refused_as_a_new_tickets_requester(as_supervisor, team):
+    """As the API, which takes active users only."""
+    gone = RequesterFactory(is_active=False)
+    data = form_data(as_supervisor.get(f"{TICKETS}add/"), "ticket_form")
+    data |= {"title": "Lift stuck", "team": str(team.pk), "requester": str(gone.pk)}
+
+    response = as_supervisor.post(f"{TICKETS}add/", data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["requester"] == [
+        "Select an active user: this one is inactive or does not exist."
+    ]
+    assert not Ticket.objects.exists()
+
+
+def test_an_inactive_user_is_refused_as_a_tickets_new_requester(as_supervisor, open_ticket):
+    gone = RequesterFactory(is_active=False)
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["requester"] = str(gone.pk)
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 200
+    assert "requester" in response.context["adminform"].form.errors
+    open_ticket.refresh_from_db()
+    assert open_ticket.requester != gone
+    assert history(open_ticket) == []
+
+
+def test_a_ticket_whose_requester_left_is_still_edited(as_supervisor, supervisor, open_ticket):
+    """The page posts the requester it shows: the one the ticket has stays acceptable."""
+    User.objects.filter(pk=open_ticket.requester_id).update(is_active=False)
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+    data["title"] = "Still being worked"
+
+    response = as_supervisor.post(change_url(open_ticket), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    open_ticket.refresh_from_db()
+    assert open_ticket.title == "Still being worked"
+
+
 def test_adding_an_internal_comment_inline(as_supervisor, supervisor, open_ticket):
     data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
     data["comments-0-body"] = "Vendor says next week."
