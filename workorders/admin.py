@@ -107,11 +107,15 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             changes = {k: v for k, v in self.edited_fields(form).items() if k in services.EDITABLE}
-            # Only an edit of the work order's own fields can be stale (not its inlines').
-            if_match = self.loaded_etag(request) if changes else None
-            services.work_order_update(
-                work_order=obj, by=request.user, changes=changes, if_match=if_match
-            )
+            # Saving only inlines, or nothing, must not touch (or be refused on) the work order:
+            # its ETag says nothing of its inlines, and a read-only one saved unchanged is fine.
+            if changes:
+                services.work_order_update(
+                    work_order=obj,
+                    by=request.user,
+                    changes=changes,
+                    if_match=self.loaded_etag(request),
+                )
         else:
             created = services.work_order_create(by=request.user, **self.edited_fields(form))
             obj.pk = created.pk

@@ -1254,6 +1254,22 @@ def test_a_completed_checklist_cannot_be_unticked_inline(as_supervisor, team, ag
     assert history(wo) == []
 
 
+@pytest.mark.parametrize("status", [WorkOrderStatus.VERIFIED, WorkOrderStatus.CANCELLED])
+def test_saving_a_read_only_work_order_unchanged_changes_nothing(
+    as_supervisor, team, agent, status
+):
+    """As a closed ticket saved unchanged: nothing asked, nothing refused."""
+    wo = WorkOrderFactory(team=team, status=status, assignee=agent)
+    data = form_data(as_supervisor.get(change_url(wo)), "workorder_form")
+
+    response = as_supervisor.post(change_url(wo), data)
+
+    assert response.status_code == 302
+    assert errors_of(response) == []
+    assert len(successes_of(response)) == 1
+    assert history(wo) == []
+
+
 def test_the_ticket_page_lists_its_work_orders(as_supervisor, open_ticket, team):
     wo = WorkOrderFactory(team=team, ticket=open_ticket, title="Swap the drum unit")
 
