@@ -240,10 +240,12 @@ class WorkItemAdmin(admin.ModelAdmin):
     def search_also(self, queryset, term: str):
         return queryset.none()
 
-    # Permissions: work is cancelled, not deleted; only an admin may delete, to clean up data.
+    # Permissions: work is cancelled, not deleted; only an admin may delete, to clean up data,
+    # and only finished work: active work deleted would drop out of its ticket's resolve guard.
+    # Django asks this of every selected row in a bulk deletion too.
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+        return request.user.is_superuser and (obj is None or obj.is_terminal)
 
     # Saving through the services, refusals as messages
 

@@ -1605,6 +1605,7 @@ def test_an_admin_deletes_a_ticket_without_work_orders(as_admin, admin_user, tea
     kept = TicketFactory(team=team)
     as_admin.post(assign_url(ticket), {"assignee": agent.pk})
     as_admin.post(assign_url(kept), {"assignee": agent.pk})
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.CANCELLED)
     assert len(history(ticket)) == len(history(kept)) == 1
     delete_url = f"{TICKETS}{ticket.pk}/delete/"
     assert as_admin.get(delete_url).status_code == 200
@@ -1621,15 +1622,47 @@ def test_an_admin_deletes_a_ticket_without_work_orders(as_admin, admin_user, tea
     assert (deletion.user, deletion.object_id) == (admin_user, str(ticket.pk))
 
 
+@pytest.mark.parametrize("kind", ["ticket", "work order"])
+def test_an_admin_cannot_delete_unfinished_work(as_admin, open_ticket, work_order, kind):
+    """Cancelled first: an active work order deleted would no longer hold its ticket's resolve."""
+    obj = open_ticket if kind == "ticket" else work_order
+    delete_url = change_url(obj).replace("/change/", "/delete/")
+
+    assert as_admin.get(delete_url).status_code == 403
+    assert as_admin.post(delete_url, {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_bulk_deletion_refuses_unfinished_work(as_admin, team):
+    finished = WorkOrderFactory(team=team, status=WorkOrderStatus.CANCELLED)
+    active = WorkOrderFactory(team=team, status=WorkOrderStatus.OPEN)
+    chosen = {"action": "delete_selected", "_selected_action": [finished.pk, active.pk]}
+
+    page = as_admin.post(WORK_ORDERS, chosen)
+    as_admin.post(WORK_ORDERS, {**chosen, "post": "yes"})
+
+    assert "Cannot delete work orders" in page.content.decode()
+    assert WorkOrder.objects.filter(pk__in=[finished.pk, active.pk]).count() == 2
+
+
+def test_an_admin_deletes_finished_work_orders_in_bulk(as_admin, team):
+    finished = [WorkOrderFactory(team=team, status=s) for s in ("cancelled", "verified")]
+    chosen = {"action": "delete_selected", "_selected_action": [wo.pk for wo in finished]}
+
+    as_admin.post(WORK_ORDERS, {**chosen, "post": "yes"})
+
+    assert not WorkOrder.objects.filter(pk__in=[wo.pk for wo in finished]).exists()
+
+
 def test_an_admin_cannot_delete_a_ticket_with_work_orders(as_admin, team):
-    ticket = TicketFactory(team=team, status=TicketStatus.OPEN)
+    ticket = TicketFactory(team=team, status=TicketStatus.CANCELLED)
     WorkOrderFactory(team=team, ticket=ticket)
     delete_url = f"{TICKETS}{ticket.pk}/delete/"
 
     page = as_admin.get(delete_url)
     as_admin.post(delete_url, {"post": "yes"})
 
-    assert "protected" in page.content.decode()
+    assert "Cannot delete ticket" in page.content.decode()
     assert Ticket.objects.filter(pk=ticket.pk).exists()
     assert WorkOrder.objects.filter(ticket=ticket).count() == 1
     assert not LogEntry.objects.filter(action_flag=DELETION).exists()
