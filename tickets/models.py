@@ -1,10 +1,9 @@
 import orjson
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import BooleanField, F, Func, JSONField, Q
+from django.db.models import BooleanField, Exists, F, Func, JSONField, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-from django.db.models.lookups import In
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -256,9 +255,11 @@ class Ticket(WorkItem):
         """Of this ticket's events that `user` may read, those they may not: the links to work
         orders of teams not theirs, whose ids and titles the work orders themselves keep from
         them (404). Requesters read public events only, which no link is."""
-        seen = self.work_orders.model.objects.visible_to(user).order_by().values("pk")
-        linked = Cast(KeyTextTransform("work_order", "data"), models.BigIntegerField())
-        return Q(type=EventType.WORK_ORDER_LINKED) & ~Q(In(linked, seen))
+        linked = Cast(KeyTextTransform("work_order", OuterRef("data")), models.BigIntegerField())
+        # One look-up by primary key a link (an IN over every work order the agent may see
+        # would be read whole for each link to one they may not).
+        seen = self.work_orders.model.objects.visible_to(user).filter(pk=linked)
+        return Q(type=EventType.WORK_ORDER_LINKED) & ~Exists(seen)
 
     # The lifecycle. Each transition's body only sets fields; dispatchdesk.workflow.fire()
     # locks the row, checks state, role, inputs and guards, saves and records history.
