@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 
 from accounts.models import DEFAULT_TEAM_NAME, Team
 
@@ -102,6 +103,16 @@ def test_team_names_differing_only_in_case_are_one_name(client_for, name):
     assert response.status_code == 400
     assert response.json()["fields"]["name"] == ["A team with this name already exists."]
     assert Team.objects.filter(name__iexact="ops").count() == 1
+
+
+def test_team_names_are_compared_as_the_database_constraint_folds_them(client_for):
+    TeamFactory(name="\u212a-team")  # the Kelvin sign, which lower() makes a plain "k"
+
+    response = client_for(SupervisorFactory()).post(TEAMS_URL, {"name": "k-team"}, format="json")
+
+    # PostgreSQL folds every letter, SQLite's lower() the ASCII ones only: either way the check
+    # answers as the constraint would, never a 500.
+    assert response.status_code == (400 if connection.vendor == "postgresql" else 201)
 
 
 def test_a_team_renamed_to_its_own_name_in_another_case_is_fine(client_for):
