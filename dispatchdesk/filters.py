@@ -9,6 +9,7 @@ from django.db.models import F
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 
+from .datetimes import OUT_OF_RANGE, has_utc_date
 from .search import search
 
 MAX_ID = 2**63 - 1  # the largest primary key the database can hold
@@ -62,10 +63,9 @@ class UtcDateTimeField(IsoDateTimeField):
         parsed = super().to_python(value)
         if parsed is None or parsed.tzinfo is None:
             return parsed
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValidationError("The time is out of range.", code="invalid") from exc
+        if not has_utc_date(parsed):
+            raise ValidationError(OUT_OF_RANGE, code="invalid")
+        return parsed.astimezone(UTC)
 
 
 class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):

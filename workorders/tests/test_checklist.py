@@ -159,7 +159,7 @@ def test_an_agent_who_is_not_the_assignee_cannot_tick(client_for, cast, work_ord
 def test_who_may_not_tick_is_refused_even_when_nothing_would_change(
     client_for, cast, work_order, done
 ):
-    """Else the answer would tell them the item's state rather than that it is not theirs."""
+    """The same answer as for a tick that would change the item: not theirs to tick."""
     item = ChecklistItemFactory(work_order=work_order, done=done)
 
     response = client_for(cast["team_agent"]).patch(item_url(item), {"done": done}, format="json")
