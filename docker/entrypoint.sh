@@ -41,28 +41,27 @@ except ValidationError as error:
     raise SystemExit('DJANGO_SUPERUSER_PASSWORD: ' + ' '.join(error.messages))"
 }
 
+# True (and says so) when DJANGO_SUPERUSER_EMAIL is an active admin's already; false when no
+# user has it; stops the container when another kind of user has it. $1 is added to the message.
+admin_exists() {
+    holder="$(superuser_email_holder)"
+    case "$holder" in
+        admin) echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists$1" ;;
+        none) return 1 ;;
+        *) refuse_superuser_email "$holder" ;;
+    esac
+}
+
 if [ -n "${DJANGO_SUPERUSER_EMAIL:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     # Every start after the first finds the admin there, and so does a replica that lost the
     # race to create it; any other failure (an email that is not one, the database) stops the
     # container with Django's message.
-    holder="$(superuser_email_holder)"
-    if [ "$holder" = "admin" ]; then
-        echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists"
-    elif [ "$holder" != "none" ]; then
-        refuse_superuser_email "$holder"
-    else
+    if ! admin_exists ""; then
         check_superuser_password
         if python manage.py createsuperuser --noinput >/dev/null; then
             echo "Created admin ${DJANGO_SUPERUSER_EMAIL}"
-        else
-            holder="$(superuser_email_holder)"
-            if [ "$holder" = "admin" ]; then
-                echo "Admin ${DJANGO_SUPERUSER_EMAIL} already exists (made by another instance)"
-            elif [ "$holder" != "none" ]; then
-                refuse_superuser_email "$holder"
-            else
-                exit 1
-            fi
+        elif ! admin_exists " (made by another instance)"; then
+            exit 1
         fi
     fi
 fi
