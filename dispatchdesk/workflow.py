@@ -238,6 +238,14 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
     return obj
 
 
+def touch(obj, *, by) -> None:
+    """Mark `obj` (locked) as changed by `by` when what it shows changed without one of its own
+    fields (time logged changes a work order's `actual_minutes`): its `updated_at` and so its
+    ETag move, and an `If-Match` read before the change is stale."""
+    obj.updated_by = by
+    obj.save(update_fields=["updated_by", "updated_at"])
+
+
 @transaction.atomic
 def assign(obj, *, by, to, public: bool = True):
     """Set or clear the assignee of a ticket or work order, with the design's rules."""

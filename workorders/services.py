@@ -213,6 +213,7 @@ def time_entry_add(
         note=note,
         date=date or timezone.localdate(),
     )
+    workflow.touch(work_order, by=by)
     record(work_order, by, EventType.TIME_LOGGED, {"entry": entry.pk, "minutes": minutes})
     return entry
 
@@ -241,6 +242,8 @@ def time_entry_update(
     for field in diff:
         setattr(entry, field, changes[field])
     entry.save(update_fields=list(diff))
+    if "minutes" in diff:
+        workflow.touch(work_order, by=by)
     data = {"entry": entry.pk, "minutes": entry.minutes, "previous_minutes": previous}
     record(work_order, by, EventType.TIME_LOGGED, {**data, "changes": diff})
     return entry

@@ -148,6 +148,36 @@ def test_actual_minutes_follows_a_changed_entry(client_for, cast, work_order):
     assert client.get(f"{URL}{work_order.pk}/").json()["actual_minutes"] == 55
 
 
+def test_logged_time_makes_an_earlier_etag_stale(client_for, cast, work_order):
+    """`actual_minutes` is part of what the work order shows: its ETag moves with it."""
+    supervisor, assignee = client_for(cast["supervisor"]), client_for(cast["assignee"])
+    read = supervisor.get(f"{URL}{work_order.pk}/")
+    log(assignee, work_order, minutes=30)
+
+    response = supervisor.patch(
+        f"{URL}{work_order.pk}/", {"title": "Late"}, format="json", HTTP_IF_MATCH=read["ETag"]
+    )
+
+    assert response.status_code == 412
+    now = supervisor.get(f"{URL}{work_order.pk}/")
+    assert now["ETag"] != read["ETag"]
+    assert now.json()["updated_at"] > read.json()["updated_at"]
+    assert now.json()["updated_by"] == cast["assignee"].pk
+
+
+def test_changed_minutes_make_an_earlier_etag_stale_and_a_changed_note_does_not(
+    client_for, cast, work_order
+):
+    entry = TimeEntryFactory(work_order=work_order, user=cast["assignee"], minutes=30)
+    client = client_for(cast["assignee"])
+    etag = client.get(f"{URL}{work_order.pk}/")["ETag"]
+
+    client.patch(entry_url(entry), {"note": "Filter and seal"}, format="json")
+    assert client.get(f"{URL}{work_order.pk}/")["ETag"] == etag
+    client.patch(entry_url(entry), {"minutes": 10}, format="json")
+    assert client.get(f"{URL}{work_order.pk}/")["ETag"] != etag
+
+
 def test_actual_minutes_is_read_only(client_for, cast, work_order):
     TimeEntryFactory(work_order=work_order, minutes=30)
 
