@@ -211,16 +211,18 @@ def as_history_value(value):
 def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
     """Write field edits to a locked object and record `{"field": [old, new]}` of real changes.
 
-    A new priority brings that priority's due date unless one is given; the team can only
-    change to one the assignee belongs to.
+    A new priority brings that priority's due date unless one is given (the same priority sent
+    again, as a client sends back what it read, keeps the due date); the team can only change to
+    one the assignee belongs to.
     """
     refused = sorted(set(changes) - editable)
     if refused:
         raise PermissionDenied(f"The {by.role} role may not change: {', '.join(refused)}.")
-    if "priority" in changes and "due_at" not in changes:
+    if changes.get("priority", obj.priority) != obj.priority and "due_at" not in changes:
         changes["due_at"] = default_due_at(changes["priority"], obj.created_at)
     team = changes.get("team")
-    if team and obj.assignee_id and not team.members.filter(pk=obj.assignee_id).exists():
+    moves = team is not None and team.pk != obj.team_id
+    if moves and obj.assignee_id and not team.members.filter(pk=obj.assignee_id).exists():
         raise ValidationError(
             {"team": [f"The assignee is not a member of {team}; unassign first."]}
         )

@@ -212,6 +212,48 @@ def test_an_edit_that_changes_nothing_records_nothing(client_for, cast):
     assert not Event.objects.for_object(ticket).exists()
 
 
+def test_the_same_priority_sent_again_keeps_a_due_date_set_by_hand(client_for, cast):
+    """A client sends back what it read: only a new priority brings its default due date."""
+    ticket = TicketFactory(team=cast["team"], status="open", title="Same", priority="normal")
+    client = client_for(cast["team_agent"])
+    client.patch(detail_url(ticket), {"due_at": "2030-01-01T00:00:00Z"}, format="json")
+
+    response = client.patch(
+        detail_url(ticket), {"title": "Same", "priority": "normal"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["due_at"] == "2030-01-01T00:00:00Z"
+    # One event: the due date set by hand; the second PATCH changed nothing.
+    assert [list(event.data) for event in Event.objects.for_object(ticket)] == [["due_at"]]
+
+
+def test_a_ticket_moves_only_to_a_team_its_assignee_belongs_to(client_for, cast):
+    ticket = TicketFactory(team=cast["team"], status="open", assignee=cast["assignee"])
+
+    response = client_for(cast["supervisor"]).patch(
+        detail_url(ticket), {"team": cast["other_team"].pk}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "unassign first" in response.json()["fields"]["team"][0]
+    ticket.refresh_from_db()
+    assert ticket.team == cast["team"]
+
+
+def test_the_same_team_sent_again_is_no_move(client_for, cast):
+    """Checked only on a move: an edit that sends back the team it read goes through even if
+    the assignee has left that team since."""
+    ticket = TicketFactory(team=cast["team"], status="open", assignee=cast["outsider_agent"])
+
+    response = client_for(cast["supervisor"]).patch(
+        detail_url(ticket), {"team": cast["team"].pk, "title": "Renamed"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["title"] == "Renamed"
+
+
 @pytest.mark.parametrize("status", [TicketStatus.CLOSED, TicketStatus.CANCELLED])
 @pytest.mark.parametrize("actor", ["requester", "team_agent", "supervisor"])
 def test_terminal_tickets_are_read_only(client_for, cast, status, actor):
