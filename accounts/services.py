@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from dispatchdesk import workflow
 from tickets.models import Ticket
@@ -105,7 +107,20 @@ def user_update(
     elif teams is not None:
         user.teams.set(teams)
     release_work([user], by=by)
+    if not user.is_active:
+        end_sessions(user)
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Blacklist the refresh tokens `user` holds, so that a deactivated account stays logged out
+    when it is activated again. (A new password ends sessions through the tokens' own claim.)"""
+    held = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in held], ignore_conflicts=True
+    )
 
 
 @transaction.atomic

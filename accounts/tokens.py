@@ -6,6 +6,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .models import User
 
@@ -29,11 +30,18 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
     def validate(self, attrs):
         refresh = checked_refresh(attrs["refresh"])
         user_id = int(refresh[api_settings.USER_ID_CLAIM])
-        if not User.objects.filter(pk=user_id, is_active=True).exists():
+        password = User.objects.filter(pk=user_id, is_active=True).values_list(
+            "password", flat=True
+        )
+        if not password:
             # A deleted user is no different from a deactivated one.
             raise AuthenticationFailed(
                 self.error_messages["no_active_account"], "no_active_account"
             )
+        # simplejwt checks this for access tokens only: a refresh token from before a password
+        # change would otherwise go on making new ones.
+        if refresh.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(password[0]):
+            raise AuthenticationFailed("The user's password has been changed.", "password_changed")
         return super().validate(attrs)
 
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -10,7 +11,7 @@ from accounts import authentication
 from accounts.authentication import user_by_id
 from accounts.models import User
 
-from .factories import PASSWORD, AgentFactory, RequesterFactory, TeamFactory
+from .factories import PASSWORD, AdminFactory, AgentFactory, RequesterFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,49 @@ def test_a_deleted_users_refresh_token_is_401_like_a_deactivated_ones(api_client
 
     assert response.status_code == 401
     assert response.json()["code"] == "no_active_account"
+
+
+def test_a_new_password_ends_every_session_of_the_user(api_client, client_for):
+    """Whoever holds a token from before (a stolen one, say) is out: access and refresh."""
+    user = AgentFactory(email="alex@example.com")
+    tokens = login(api_client, "alex@example.com").json()
+    admin = AdminFactory()
+
+    changed = client_for(admin).patch(
+        f"/api/v1/users/{user.pk}/", {"password": "a-new-long-passphrase-9"}, format="json"
+    )
+
+    assert changed.status_code == 200
+    refresh = api_client.post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json")
+    assert (refresh.status_code, refresh.json()["code"]) == (401, "password_changed")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api_client.get(ME_URL).status_code == 401
+    assert login(APIClient(), "alex@example.com", "a-new-long-passphrase-9").status_code == 200
+
+
+def test_a_password_changed_outside_the_api_ends_sessions_too(api_client):
+    """The admin's password form and `manage.py changepassword` write the password directly."""
+    user = AgentFactory(email="alex@example.com")
+    tokens = login(api_client, "alex@example.com").json()
+    user.set_password("a-new-long-passphrase-9")
+    user.save()
+
+    refresh = api_client.post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json")
+    assert refresh.status_code == 401
+
+
+def test_a_reactivated_user_starts_with_a_new_login(api_client, client_for):
+    user = AgentFactory(email="alex@example.com")
+    tokens = login(api_client, "alex@example.com").json()
+    admin = client_for(AdminFactory())
+    url = f"/api/v1/users/{user.pk}/"
+
+    assert admin.patch(url, {"is_active": False}, format="json").status_code == 200
+    assert admin.patch(url, {"is_active": True}, format="json").status_code == 200
+
+    refresh = api_client.post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json")
+    assert (refresh.status_code, refresh.json()["code"]) == (401, "token_not_valid")
+    assert login(APIClient(), "alex@example.com").status_code == 200
 
 
 def signed_refresh(user, **claims) -> str:
