@@ -143,7 +143,11 @@ class TeamForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["members"].initial = list(self.instance.members.all())
+            members = self.instance.members.all()
+            self.fields["members"].initial = list(members)
+            # Someone deactivated stays a member until taken out, as through the API.
+            workers = self.fields["members"].queryset
+            self.fields["members"].queryset = (workers | members).distinct().order_by("email")
 
     def clean_name(self):
         name = self.cleaned_data["name"]

@@ -96,8 +96,16 @@ class TeamSerializer(serializers.ModelSerializer):
         return name
 
     def validate_members(self, members: list[User]) -> list[User]:
-        if any(not (member.is_active and member.is_worker) for member in members):
-            raise serializers.ValidationError(NOT_A_WORKER)
+        # Someone deactivated stays a member until taken out: the list a client read and sends
+        # back with a change is valid. Only new members must be able to work.
+        current = set(self.instance.members.values_list("pk", flat=True)) if self.instance else ()
+        refused = [
+            m.pk for m in members if m.pk not in current and not (m.is_active and m.is_worker)
+        ]
+        if refused:
+            raise serializers.ValidationError(
+                f"{NOT_A_WORKER} Not one: {', '.join(map(str, refused))}."
+            )
         return members
 
     def create(self, validated_data):

@@ -67,12 +67,13 @@ def user_create(
     full_name: str = "",
     role: str = Role.REQUESTER,
     teams: Iterable[Team] = (),
+    is_active: bool = True,
 ) -> User:
     """Create a user; a `None` password leaves the account without a usable password."""
     email = User.objects.normalize_email(email)
     with claiming("email", EMAIL_TAKEN, User.objects.filter(email=email).exists):
         user = User.objects.create_user(
-            email=email, password=password, full_name=full_name, role=role
+            email=email, password=password, full_name=full_name, role=role, is_active=is_active
         )
     if role in WORKER_ROLES:
         user.teams.set(teams)

@@ -85,6 +85,27 @@ def test_only_active_agents_and_supervisors_can_be_members(client_for, make_memb
     assert "members" in response.json()["fields"]
 
 
+def test_a_deactivated_member_stays_when_the_list_read_is_sent_back(client_for):
+    """Only new members must be able to work; one refused is named."""
+    team = TeamFactory(name="Ops")
+    gone = AgentFactory(teams=[team], is_active=False)
+    joining, inactive = AgentFactory(), AgentFactory(is_active=False)
+    client = client_for(SupervisorFactory())
+    members = client.get(f"{TEAMS_URL}{team.pk}/").json()["members"]
+
+    kept = client.patch(
+        f"{TEAMS_URL}{team.pk}/", {"members": [*members, joining.pk]}, format="json"
+    )
+    refused = client.patch(
+        f"{TEAMS_URL}{team.pk}/", {"members": [*members, inactive.pk]}, format="json"
+    )
+
+    assert kept.status_code == 200, kept.json()
+    assert set(team.members.all()) == {gone, joining}
+    assert refused.status_code == 400
+    assert refused.json()["fields"]["members"][0].endswith(f"Not one: {inactive.pk}.")
+
+
 def test_team_names_are_unique(client_for):
     TeamFactory(name="Ops")
 

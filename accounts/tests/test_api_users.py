@@ -136,6 +136,39 @@ def test_weak_passwords_are_400_with_field_messages(client_for, people, password
     assert not User.objects.filter(email="new.person@example.com").exists()
 
 
+def test_a_password_like_the_users_name_is_400(client_for, people):
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {
+            "email": "max@example.com",
+            "full_name": "Maximilian Oberhauser",
+            "role": "requester",
+            "password": "Maximilian Oberhauser",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "too similar to the full name" in response.json()["fields"]["password"][0]
+
+
+def test_a_user_can_be_created_inactive(client_for, people):
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {
+            "email": "later@example.com",
+            "role": "agent",
+            "password": "a-long-passphrase-9",
+            "is_active": False,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_active"] is False
+    assert not User.objects.get(email="later@example.com").is_active
+
+
 def test_create_reports_every_bad_field(client_for, people):
     response = client_for(people["admin"]).post(
         USERS_URL, {"email": "not-an-email", "role": "boss"}, format="json"

@@ -178,6 +178,19 @@ def test_only_active_agents_and_supervisors_are_offered_as_members(client, agent
     assert not Team.objects.filter(name="Night").exists()
 
 
+def test_a_team_saved_unchanged_in_the_admin_keeps_a_deactivated_member(client, teams):
+    facilities, _ = teams
+    gone = AgentFactory(teams=[facilities], is_active=False)
+    client.force_login(SupervisorFactory())
+    url = f"/admin/accounts/team/{facilities.pk}/change/"
+    members = client.get(url).context["adminform"].form["members"].value()
+
+    response = client.post(url, {"name": facilities.name, "members": members})
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert gone in facilities.members.all()
+
+
 def test_the_admin_refuses_a_team_name_differing_only_in_case(client, teams):
     client.force_login(SupervisorFactory())
 
