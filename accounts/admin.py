@@ -11,6 +11,7 @@ from .imports import UserImport
 from .models import Team, User
 from .services import (
     TEAM_NAME_TAKEN,
+    ensure_an_admin_remains,
     team_name_taken,
     team_update,
     user_change_problems,
@@ -111,6 +112,10 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
         fields = tuple(field for field in options["fields"] if field != "password")
         return ((name, {**options, "fields": fields}), *rest)
 
+    def save_model(self, request, obj, form, change):
+        ensure_an_admin_remains(obj)  # as through the API (accounts.services)
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         # Teams through the same service as the API: only agents and supervisors keep any.
         user_update(user=form.instance, by=request.user, teams=form.cleaned_data.get("teams"))
@@ -118,8 +123,9 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
             self.save_formset(request, form, formset, change=change)
 
     def has_delete_permission(self, request, obj=None):
-        # People are deactivated, not deleted; only an admin may delete, to clean up data.
-        return request.user.is_superuser
+        # People are deactivated, not deleted; only an admin may delete, to clean up data, and
+        # never themselves (which could also remove the last admin).
+        return request.user.is_superuser and obj != request.user
 
     def has_import_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser  # roles are for admins

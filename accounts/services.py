@@ -18,6 +18,7 @@ from .models import TEAM_NAME_TAKEN, Team, User
 
 NOT_A_WORKER = "Only active agents and supervisors can be team members."
 EMAIL_TAKEN = "A user with this email already exists."
+LAST_ADMIN = "The last active admin stays one: make someone else an admin first."
 
 
 @contextmanager
@@ -100,6 +101,7 @@ def user_update(
         user.email = User.objects.normalize_email(user.email)
     if password:
         user.set_password(password)
+    ensure_an_admin_remains(user)
     others = User.objects.exclude(pk=user.pk).filter(email=user.email)
     with claiming("email", EMAIL_TAKEN, others.exists):
         user.save()
@@ -111,6 +113,19 @@ def user_update(
     if not user.is_active:
         end_sessions(user)
     return user
+
+
+def ensure_an_admin_remains(user: User) -> None:
+    """Refuse a change (not yet saved) that would leave no active admin: nobody could manage
+    users any more. Admins cannot demote themselves, so only two admins demoting each other at
+    the same moment get here; the active admins are locked first, and the second waits and then
+    sees the first's change."""
+    if user.pk is None or (user.role == Role.ADMIN and user.is_active):
+        return
+    admins = User.objects.select_for_update().filter(role=Role.ADMIN, is_active=True)
+    if list(admins.values_list("pk", flat=True)) == [user.pk]:
+        field = "role" if user.is_active else "is_active"
+        raise ValidationError({field: [LAST_ADMIN]})
 
 
 def end_sessions(user: User) -> None:

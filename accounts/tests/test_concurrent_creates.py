@@ -1,4 +1,5 @@
 """Creates that race for one unique name or email: one wins, the others get a 400 on the field.
+(And two admins demoting each other at once: one wins, an admin remains.)
 
 The serializers check uniqueness before they write, so two requests sent together can both pass
 the check; the database's constraint then decides, and the loser must hear why, not get a 500."""
@@ -7,7 +8,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Team, User
-from accounts.tests.factories import RequesterFactory, TeamFactory
+from accounts.tests.factories import AdminFactory, RequesterFactory, TeamFactory
 from dispatchdesk.tests.concurrency import send_all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +74,24 @@ def test_users_given_one_email_at_once(cast):
 
     one_done_others_refused(responses, "email", done=200)
     assert User.objects.filter(email="pat@example.com").count() == 1
+
+
+@needs_postgresql
+@pytest.mark.parametrize("change", [{"role": "requester"}, {"is_active": False}])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(change):
+    """Nobody demotes themselves; two admins demoting each other at the same moment would
+    otherwise both pass and leave nobody to manage users."""
+    for _ in range(3):
+        User.objects.filter(role="admin").delete()
+        first, second = AdminFactory(), AdminFactory()
+        requests = [
+            (first, "patch", f"/api/v1/users/{second.pk}/", change),
+            (second, "patch", f"/api/v1/users/{first.pk}/", change),
+        ]
+
+        responses = send_all_at_once(requests)
+
+        assert sorted(response.status_code for response in responses) == [200, 400]
+        refused = next(response for response in responses if response.status_code == 400)
+        assert list(refused.json()["fields"]) == list(change)
+        assert User.objects.filter(role="admin", is_active=True).count() == 1

@@ -1600,6 +1600,21 @@ def test_a_supervisor_cannot_delete(as_supervisor, open_ticket, work_order):
     assert WorkOrder.objects.filter(pk=work_order.pk).exists()
 
 
+def test_an_admin_deletes_another_user_but_never_themselves(as_admin, admin_user):
+    """Deleting oneself could remove the last admin, and the API refuses deactivating oneself."""
+    other = AdminFactory()
+    own_url = f"/admin/accounts/user/{admin_user.pk}/delete/"
+
+    assert as_admin.get(own_url).status_code == 403
+    assert as_admin.post(own_url, {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [admin_user.pk], "post": "yes"}
+    as_admin.post("/admin/accounts/user/", bulk)
+    assert User.objects.filter(pk=admin_user.pk).exists()
+    response = as_admin.post(f"/admin/accounts/user/{other.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=other.pk).exists()
+
+
 def test_an_admin_deletes_a_ticket_without_work_orders(as_admin, admin_user, team, agent):
     ticket = TicketFactory(team=team)
     kept = TicketFactory(team=team)
