@@ -130,6 +130,7 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
                     text=data["text"],
                     # The blank row's default position is not a wish to go first.
                     position=data["position"] if "position" in form.changed_data else None,
+                    done=data.get("done", False),
                 )
             changes, shown = row_edit(form)
             # Not the position: moving one item renumbers the others (this page's own moves

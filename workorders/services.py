@@ -98,11 +98,13 @@ def work_order_update(
     if "ticket" in changes and ticket is None and work_order.ticket_id is not None:
         # Unlinking would hide the work from the ticket's resolve guard and its history.
         raise Conflict("A linked work order stays with its ticket: it cannot be unlinked.")
-    if ticket is not None and ticket.pk != work_order.ticket_id:
-        if work_order.ticket_id is not None:
-            raise Conflict("This work order already belongs to another ticket.")
+    links = ticket is not None and ticket.pk != work_order.ticket_id
+    if links and work_order.ticket_id is not None:
+        raise Conflict("This work order already belongs to another ticket.")
+    work_order = workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
+    if links:  # after the edits: the ticket's history names the work order as it now is
         link_to_ticket(work_order, ticket, by)
-    return workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
+    return work_order
 
 
 def ensure_minutes(minutes: int) -> None:
@@ -131,9 +133,15 @@ def ensure_doing_the_work(work_order: WorkOrder, by: User, what: str) -> None:
 
 @transaction.atomic
 def checklist_add(
-    *, work_order: WorkOrder, by: User, text: str, position: int | None = None
+    *,
+    work_order: WorkOrder,
+    by: User,
+    text: str,
+    position: int | None = None,
+    done: bool = False,
 ) -> ChecklistItem:
-    """Add an item at the end, or at index `position` (the items from there on move down)."""
+    """Add an item at the end, or at index `position` (the items from there on move down);
+    `done` ticks it at once, as the assignee or a supervisor may."""
     work_order = lock_for_work(work_order, finished_ok=False)
     last = work_order.checklist.aggregate(last=Max("position"))["last"]
     item = ChecklistItem.objects.create(
@@ -143,6 +151,8 @@ def checklist_add(
         move(item, position)
         item.refresh_from_db()
     record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [None, text]})
+    if done:
+        item = checklist_update(item=item, by=by, done=True)
     return item
 
 

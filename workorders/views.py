@@ -69,8 +69,9 @@ class WorkOrderViewSet(WorkItemViewSet):
     def add_checklist_item(self, work_order) -> Response:
         serializer = ChecklistItemSerializer(data=self.request.data)
         serializer.is_valid(raise_exception=True)
-        fields = {k: v for k, v in serializer.validated_data.items() if k != "done"}
-        item = services.checklist_add(work_order=work_order, by=self.request.user, **fields)
+        item = services.checklist_add(
+            work_order=work_order, by=self.request.user, **serializer.validated_data
+        )
         return Response(ChecklistItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ChecklistItemSerializer, responses=ChecklistItemSerializer)

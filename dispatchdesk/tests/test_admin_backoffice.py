@@ -1042,6 +1042,22 @@ def test_adding_a_checklist_item_inline(as_supervisor, supervisor, work_order):
     ]
 
 
+def test_a_checklist_item_added_ticked_inline_is_ticked(as_supervisor, supervisor, work_order):
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    data["checklist-0-text"] = "Replace fuse"
+    data["checklist-0-done"] = "on"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    item = ChecklistItem.objects.get(work_order=work_order)
+    assert (item.text, item.done, item.done_by) == ("Replace fuse", True, supervisor)
+    assert [kind for kind, _, _ in history(work_order)] == [
+        EventType.FIELDS_CHANGED,
+        EventType.CHECKLIST_TICKED,
+    ]
+
+
 def test_a_checklist_item_added_in_the_blank_row_goes_last(as_supervisor, work_order):
     """The blank row sits under the others and the API appends when no position is given."""
     ChecklistItemFactory(work_order=work_order, text="Isolate power")

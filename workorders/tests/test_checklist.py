@@ -69,15 +69,25 @@ def test_an_item_added_at_position_0_comes_first(client_for, cast, work_order):
     assert texts(client, work_order) == ["First", "A", "B", "C"]
 
 
-def test_an_item_cannot_be_added_already_ticked(client_for, cast, work_order):
-    response = client_for(cast["supervisor"]).post(
+def test_an_item_added_ticked_is_ticked_by_whoever_added_it(client_for, cast, work_order):
+    response = client_for(cast["assignee"]).post(
         checklist_url(work_order), {"text": "A", "done": True}, format="json"
     )
 
-    assert response.status_code in (201, 400)
-    if response.status_code == 201:
-        assert (response.json()["done"], response.json()["done_by"]) == (False, None)
-    assert not ChecklistItem.objects.filter(done=True).exists()
+    assert response.status_code == 201, response.json()
+    assert (response.json()["done"], response.json()["done_by"]) == (True, cast["assignee"].pk)
+    events = Event.objects.for_object(work_order)
+    assert [event.type for event in events] == ["fields_changed", "checklist_ticked"]
+
+
+def test_who_may_not_tick_cannot_add_an_item_ticked(client_for, cast, work_order):
+    response = client_for(cast["team_agent"]).post(
+        checklist_url(work_order), {"text": "A", "done": True}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert not ChecklistItem.objects.exists()
+    assert not Event.objects.for_object(work_order).exists()
 
 
 @pytest.mark.parametrize(

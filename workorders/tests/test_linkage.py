@@ -110,6 +110,17 @@ def test_linking_by_patch_is_recorded_on_the_ticket(client_for, cast, ticket):
     assert event.data["work_order"] == work_order.pk
 
 
+def test_a_link_with_a_new_title_names_the_work_order_as_it_now_is(client_for, cast, ticket):
+    work_order = WorkOrderFactory(team=cast["team"], title="Old name")
+
+    response = client_for(cast["team_agent"]).patch(
+        f"{URL}{work_order.pk}/", {"ticket": ticket.pk, "title": "Replace pump"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert Event.objects.for_object(ticket).get().data["title"] == "Replace pump"
+
+
 def test_a_work_order_cannot_move_to_another_ticket(client_for, cast, ticket):
     work_order = WorkOrderFactory(team=cast["team"], ticket=ticket)
     other = TicketFactory(team=cast["team"], status="open")
