@@ -20,7 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from accounts.models import User
 
 from . import workflow
-from .datetimes import validate_has_utc_date
+from .datetimes import validate_has_a_date
 from .etags import etag_for
 from .exceptions import PreconditionFailed, flatten_errors
 from .models import Event
@@ -193,7 +193,7 @@ class WorkItemAdmin(admin.ModelAdmin):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if isinstance(db_field, models.DateTimeField) and formfield is not None:
             # As the API: a time without a date in UTC is refused, not a failure to store it.
-            formfield.validators = [*formfield.validators, validate_has_utc_date]
+            formfield.validators = [*formfield.validators, validate_has_a_date]
         return formfield
 
     def get_form(self, request, obj=None, **kwargs):

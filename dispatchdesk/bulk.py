@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.types.json import Jsonb
 
-from .datetimes import OUT_OF_RANGE, has_utc_date
+from .datetimes import OUT_OF_RANGE, has_a_date
 from .models import Event
 
 FORMATS = ("csv", "json")
@@ -341,7 +341,7 @@ class DateTime:
             moment = timezone.make_aware(moment)
         # Stored in UTC: a moment that has no UTC date (before year 1, after 9999) would be
         # written by PostgreSQL and then not be readable again (as the API refuses it).
-        if not has_utc_date(moment):
+        if not has_a_date(moment):
             raise Invalid(OUT_OF_RANGE)
         return moment
 

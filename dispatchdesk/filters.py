@@ -9,7 +9,7 @@ from django.db.models import F
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 
-from .datetimes import OUT_OF_RANGE, has_utc_date
+from .datetimes import OUT_OF_RANGE, has_a_date
 from .search import search
 
 MAX_ID = 2**63 - 1  # the largest primary key the database can hold
@@ -63,7 +63,7 @@ class UtcDateTimeField(IsoDateTimeField):
         parsed = super().to_python(value)
         if parsed is None or parsed.tzinfo is None:
             return parsed
-        if not has_utc_date(parsed):
+        if not has_a_date(parsed):
             raise ValidationError(OUT_OF_RANGE, code="invalid")
         return parsed.astimezone(UTC)
 

@@ -13,7 +13,7 @@ from rest_framework.settings import api_settings
 
 from accounts.models import User
 
-from .datetimes import has_utc_date
+from .datetimes import has_a_date
 from .models import Event
 
 # Fields that only change through their own endpoints: writing them is a 400 that says where.
@@ -72,7 +72,7 @@ class DateTimeField(serializers.DateTimeField):
             moment = super().enforce_timezone(value)
         except OverflowError:
             self.fail("overflow")
-        if timezone.is_aware(moment) and not has_utc_date(moment):
+        if timezone.is_aware(moment) and not has_a_date(moment):
             self.fail("overflow")
         return moment
 

@@ -169,6 +169,22 @@ def test_each_kind_of_bad_row_is_reported_by_line_and_nothing_is_written(
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [("America/New_York", "0001-01-01T00:00:00Z"), ("Asia/Tokyo", "9999-12-31T23:00:00Z")],
+)
+def test_a_time_with_no_date_where_it_is_shown_is_refused(people, tmp_path, settings, zone, moment):
+    """It has a date in UTC but none in DJANGO_TIME_ZONE, where the API and the admin show it:
+    loaded, it would make every list it is in fail."""
+    settings.TIME_ZONE = zone
+    path = tickets_file(tmp_path, row("T-1", due_at=moment))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == ["line 2: due_at: Datetime value out of range."]
+    assert not Ticket.objects.exists()
+
+
 def test_work_created_at_the_end_of_time_gets_no_default_due_date(people, tmp_path):
     path = tickets_file(tmp_path, row(created_at="9999-12-31T20:00:00Z"))
 
