@@ -15,7 +15,7 @@ from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
 from .models import DEFAULT_TEAM_NAME, Team, User, cannot_hold_work, may_hold_work
-from .services import NOT_A_WORKER, memberships, release_work
+from .services import NOT_A_WORKER, memberships, release_work, user_change_problems
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
 
@@ -163,6 +163,14 @@ class UserImport(bulk.Importer):
             after["teams"] = frozenset(team_ids)
         elif after["role"] not in WORKER_ROLES:
             after["teams"] = frozenset()  # as in the API: other roles leave their teams
+        if current is not None and self.by is not None:
+            # The API's rules for whoever imports (the admin site's import): not their own role.
+            user = User(pk=current["id"], role=current["role"])
+            changes = {"role": after["role"]}
+            for column, messages in user_change_problems(
+                by=self.by, user=user, changes=changes
+            ).items():
+                errors.extend((column, message) for message in messages)
         if errors:
             return None
         if current is None:

@@ -243,6 +243,21 @@ def test_only_admins_import_people(world, as_user):
     assert not created.has_usable_password()
 
 
+def test_an_admin_cannot_import_a_new_role_for_themselves(world, as_user):
+    """As through the API and the user form: an admin who demotes themselves may lock everyone
+    out."""
+    admin = world["admin"]
+    rows = [{"email": admin.email, "full_name": "", "role": "requester", "teams": ""}]
+    client = as_user(admin)
+
+    checked = upload(client, USER_IMPORT, csv_file(rows, "users.csv", list(rows[0])))
+    confirm(client, USER_IMPORT)
+
+    assert "role: You cannot change your own role." in checked.content.decode()
+    admin.refresh_from_db()
+    assert admin.role == "admin"
+
+
 def test_agents_and_requesters_never_reach_the_page(world, as_user):
     for user in (world["agent"], world["requester"]):
         response = as_user(user).post(TICKET_IMPORT, {"confirm": "1"})
