@@ -101,7 +101,12 @@ class ImportAdminMixin:
         except bulk.FileProblem as exc:  # read a moment ago; a deploy may have come in between
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(request.path)
-        report = self.run(rows, pending["name"], skip_invalid=skip_invalid, by=request.user)
+        try:
+            report = self.run(rows, pending["name"], skip_invalid=skip_invalid, by=request.user)
+        except bulk.ChangedMeanwhile as exc:
+            kept = "the batches before were kept" if skip_invalid else "nothing was written"
+            self.message_user(request, f"{exc}; {kept}. Check the file again.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
         if not report.failed:
             self.message_user(request, report.summary(), messages.SUCCESS)
             return HttpResponseRedirect(reverse(f"admin:{self.url_name('changelist')}"))

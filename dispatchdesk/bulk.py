@@ -41,6 +41,7 @@ from django.utils.dateparse import parse_datetime
 from psycopg.types.json import Jsonb
 
 from .datetimes import OUT_OF_RANGE, has_a_date
+from .lookups import where_in
 from .models import Event
 
 FORMATS = ("csv", "json")
@@ -72,6 +73,17 @@ def csv_value(cell: str) -> str:
 
 class FileProblem(Exception):
     """The file as a whole cannot be imported: one line says why."""
+
+
+class ChangedMeanwhile(Exception):
+    """Rows an import would update were changed by someone else after it read them: writing
+    its values (read before) would undo that change, or break a rule it checked."""
+
+    def __init__(self, wheres: list[str]):
+        shown = ", ".join(wheres[:5]) + (
+            f" and {len(wheres) - 5:,} more" if len(wheres) > 5 else ""
+        )
+        super().__init__(f"{shown}: changed by someone else since the import read them")
 
 
 class Invalid(ValueError):
@@ -416,6 +428,8 @@ class Change:
     values: dict[str, Any]
     pk: int | None = None
     diff: dict[str, list] = field(default_factory=dict)
+    # The row's `Importer.version_field` as it was read: a write checks it is still so.
+    version: Any = None
 
 
 @dataclass
@@ -450,6 +464,9 @@ class Importer:
     list_columns: ClassVar[frozenset[str]] = frozenset()
     # Fields written on every update besides the changed ones (e.g. updated_at).
     stamps: ClassVar[tuple[str, ...]] = ()
+    # A field every change of a row moves (updated_at): rows to update are locked when written
+    # and must still have the value read when they were checked (`Change.version`).
+    version_field: ClassVar[str | None] = None
 
     @classmethod
     def read(cls, source: bytes, name: str, fmt: str) -> list[Row]:
@@ -519,6 +536,7 @@ class Importer:
         for change, pk in zip(plan.creates, ids, strict=True):
             change.pk = pk
         if plan.updates:
+            self.ensure_unchanged_since_read(plan.updates)
             written = sorted({name for change in plan.updates for name in change.diff})
             written += [name for name in self.stamps if name not in written]
             update_rows(self.model, [change.values for change in plan.updates], written)
@@ -527,6 +545,17 @@ class Importer:
     def events(self, plan: Plan) -> list[dict[str, Any]]:
         """Rows of history events for the plan's changes (after `write` gave new rows ids)."""
         return []
+
+    def ensure_unchanged_since_read(self, updates: list[Change]) -> None:
+        """Lock the rows to update until the import's transaction ends, and raise
+        ChangedMeanwhile when any was changed after the batch was checked."""
+        if self.version_field is None:
+            return
+        rows = where_in(self.model.objects.select_for_update(), "pk", [c.pk for c in updates])
+        now = dict(rows.order_by("pk").values_list("pk", self.version_field))
+        stale = [change.where for change in updates if now.get(change.pk) != change.version]
+        if stale:
+            raise ChangedMeanwhile(stale)
 
 
 def diff(current: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
@@ -908,6 +937,10 @@ class ImportCommand(BaseCommand):
                     skip_invalid=skip_invalid,
                     progress=progress,
                 )
+            except ChangedMeanwhile as exc:
+                progress.close()
+                kept = "the batches before were kept" if skip_invalid else "nothing written"
+                raise CommandError(f"{name}: {exc}; {kept}. Run the import again.") from None
             except DatabaseError as exc:
                 progress.close()
                 detail = " ".join(str(exc).split("\n")[:2]).strip() or type(exc).__name__

@@ -56,6 +56,7 @@ class WorkItemImport(bulk.Importer):
     # Columns whose typed value is stored as is, in the model field of the same name.
     plain_columns: ClassVar[tuple[str, ...]]
     stamps = ("updated_at", "updated_by_id")
+    version_field = "updated_at"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -67,7 +68,8 @@ class WorkItemImport(bulk.Importer):
     def lookup(self, batch: list[dict[str, Any]]) -> None:
         refs = [given["external_ref"] for given in batch]
         matched = where_in(self.model.objects.all(), "external_ref", refs)
-        self.found = {row["external_ref"]: row for row in matched.values("id", *self.tracked)}
+        rows = matched.values("id", "updated_at", *self.tracked)
+        self.found = {row["external_ref"]: row for row in rows}
         # A new team needs the current assignee to be in it, so those assignees are looked up.
         moved = [
             self.found[given["external_ref"]]["assignee_id"]
@@ -105,7 +107,8 @@ class WorkItemImport(bulk.Importer):
         if not changes:
             return None
         after |= {"updated_by_id": self.by_id, "updated_at": self.now}
-        return bulk.Change(where, after, pk=current["id"], diff=changes)
+        version = current["updated_at"]
+        return bulk.Change(where, after, pk=current["id"], diff=changes, version=version)
 
     def clean_references(self, given, current, after, errors) -> None:
         """References other than the team and the assignee (requester, ticket)."""

@@ -8,11 +8,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Team
-from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
+from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
-from tickets.imports import TICKET_COLUMNS
+from tickets.imports import TICKET_COLUMNS, TicketImport
 from tickets.models import Ticket
+from tickets.services import ticket_update
 
 pytestmark = pytest.mark.django_db
 
@@ -356,6 +357,32 @@ def test_json_reports_each_bad_item_at_the_line_where_it_starts(people, tmp_path
         'line 21: priority: "asap" is not a valid choice.',
     ]
     assert outcome.failure == "5 of 6 rows failed."
+
+
+def test_a_row_changed_after_the_import_read_it_is_not_overwritten(people, tmp_path, monkeypatch):
+    """Someone edits a ticket between the import's check and its write: the import would
+    write back what it read (a batch writes every column any of its rows changes)."""
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1"), row("T-2"))).ok
+    supervisor = SupervisorFactory()
+    read = TicketImport.lookup
+
+    def lookup_then_someone_edits(importer, batch):
+        read(importer, batch)
+        ticket = Ticket.objects.get(external_ref="T-2")
+        ticket_update(ticket=ticket, by=supervisor, changes={"priority": "urgent"})
+
+    monkeypatch.setattr(TicketImport, "lookup", lookup_then_someone_edits)
+    path = tickets_file(tmp_path, row("T-1", priority="high"), row("T-2", title="Renamed"))
+
+    outcome = run("import_tickets", path)
+
+    assert not outcome.ok
+    assert outcome.failure == (
+        "tickets.csv: line 3: changed by someone else since the import read them; nothing "
+        "written. Run the import again."
+    )
+    assert Ticket.objects.get(external_ref="T-1").priority == "normal"
+    assert Ticket.objects.get(external_ref="T-2").title == "Printer T-2 is jammed"
 
 
 def test_all_or_nothing_leaves_the_database_untouched(people, tmp_path):
