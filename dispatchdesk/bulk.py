@@ -351,8 +351,8 @@ class DateTime:
             raise Invalid(self.message)
         if moment.tzinfo is None:
             moment = timezone.make_aware(moment)
-        # Stored in UTC: a moment that has no UTC date (before year 1, after 9999) would be
-        # written by PostgreSQL and then not be readable again (as the API refuses it).
+        # A moment with no date in UTC, where it is stored, or in DJANGO_TIME_ZONE, where it is
+        # shown (near year 1 or 9999), could be written but not read back (the API refuses it).
         if not has_a_date(moment):
             raise Invalid(OUT_OF_RANGE)
         return moment
