@@ -156,7 +156,10 @@ def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, 
         team.save()
     if members is not None:
         members = list(members)
-        left = list(team.members.exclude(pk__in=[member.pk for member in members]))
+        # Locked: work assigned to them meanwhile (workflow.assign locks the person first) is
+        # either given back below or refused there, never left with someone outside the team.
+        leaving = team.members.exclude(pk__in=[member.pk for member in members])
+        left = list(leaving.select_for_update(of=("self",)).order_by("pk"))
         team.members.set(members)
         release_work(left, by=by)
     return team

@@ -251,6 +251,10 @@ def touch(obj, *, by) -> None:
 @transaction.atomic
 def assign(obj, *, by, to, public: bool = True):
     """Set or clear the assignee of a ticket or work order, with the design's rules."""
+    if to is not None:
+        # Locked first, and read again: someone being taken out of the team or deactivated (whose
+        # row is locked while their work is given back) is then seen as they are afterwards.
+        to = type(to).objects.select_for_update().get(pk=to.pk)
     obj = lock(obj)
     kind = obj._meta.verbose_name
     if obj.is_terminal:

@@ -1,10 +1,14 @@
 """Work-order requests fired at once on PostgreSQL: exactly one of conflicting changes wins,
 nothing is lost, and history matches the final state."""
 
-import pytest
-from django.db import connection
-from rest_framework.test import APIClient
+import threading
 
+import pytest
+from django.db import connection, transaction
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.services import team_update
 from accounts.tests.factories import AgentFactory
 from dispatchdesk.models import Event
 from dispatchdesk.tests.concurrency import send_all_at_once
@@ -219,3 +223,47 @@ def test_deactivating_an_assignee_while_their_work_orders_change(cast, round):
     assert set(codes[2::2]) <= {200, 409}
     assert not Ticket.objects.filter(assignee=agent).exists()
     assert not WorkOrder.objects.filter(assignee=agent).exists()
+
+
+def test_assigning_someone_while_they_leave_the_team_never_leaves_them_its_work(cast):
+    """The assignment waits for the person's removal from the team to commit, then sees it (a
+    400); before, it passed the membership check and the work stayed with someone outside."""
+    team, supervisor = cast["team"], cast["supervisor"]
+    leaving = AgentFactory(teams=[team])
+    ticket = TicketFactory(team=team, status="open")
+    removed, commit = threading.Event(), threading.Event()
+    answers = []
+
+    def remove_from_team():
+        try:
+            with transaction.atomic():
+                staying = [member for member in team.members.all() if member != leaving]
+                team_update(team=team, by=supervisor, members=staying)
+                removed.set()
+                commit.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def assign():
+        try:
+            client = APIClient()
+            token = RefreshToken.for_user(supervisor).access_token
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+            url = f"/api/v1/tickets/{ticket.pk}/assign/"
+            answers.append(client.post(url, {"assignee": leaving.pk}, format="json"))
+        finally:
+            connection.close()
+
+    remover = threading.Thread(target=remove_from_team)
+    remover.start()
+    assert removed.wait(timeout=10)
+    assigner = threading.Thread(target=assign)
+    assigner.start()
+    assigner.join(timeout=1.5)  # it waits for the removal's lock, or has already answered
+    commit.set()
+    remover.join(timeout=10)
+    assigner.join(timeout=10)
+
+    assert answers[0].status_code == 400, answers[0].json()
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
