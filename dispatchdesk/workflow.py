@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
 
-from accounts.models import cannot_hold_work, may_hold_work
+from accounts.models import User, cannot_hold_work, may_hold_work
 
 from .etags import ensure_if_match
 from .exceptions import Conflict
@@ -254,7 +254,7 @@ def assign(obj, *, by, to, public: bool = True):
     if to is not None:
         # Locked first, and read again: someone being taken out of the team or deactivated (whose
         # row is locked while their work is given back) is then seen as they are afterwards.
-        to = type(to).objects.select_for_update().get(pk=to.pk)
+        to = User.objects.select_for_update().get(pk=to.pk)
     obj = lock(obj)
     kind = obj._meta.verbose_name
     if obj.is_terminal:
