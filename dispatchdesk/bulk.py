@@ -334,15 +334,24 @@ class Choice:
         return value
 
 
+NO_DATE = "none"  # a due date's cell: there is none (an empty cell takes the default)
+
+
 class DateTime:
-    """ISO 8601; a time without an offset is in the configured time zone."""
+    """ISO 8601; a time without an offset is in the configured time zone. With `none`, that
+    word means "no time" (None)."""
 
     message = (
         "Datetime has wrong format. Use one of these formats instead: "
         "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
     )
 
-    def __call__(self, value: str) -> datetime:
+    def __init__(self, none: str | None = None):
+        self.none = none
+
+    def __call__(self, value: str) -> datetime | None:
+        if self.none is not None and value.lower() == self.none:
+            return None
         try:
             moment = parse_datetime(value)
         except ValueError:
@@ -976,6 +985,12 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def due_date(moment: datetime | None) -> str:
+    """A due date as the import reads it back: `none` when there is none, which an empty cell
+    would not say (a new row takes its priority's due date)."""
+    return NO_DATE if moment is None else iso(moment)
 
 
 class ExportCommand(BaseCommand):

@@ -3,8 +3,8 @@
 Ticket columns: `external_ref, title, description, priority, status, team, requester_email,
 assignee_email, due_at, created_at, resolution`. Rows are matched by `external_ref`; an empty
 cell is "not given": a new ticket takes the default (as in the API), a matched one keeps its
-value. An import may place a ticket in any status; each created or changed ticket gets one
-`imported` history event.
+value; `due_at` may be `none`, no due date. An import may place a ticket in any status; each
+created or changed ticket gets one `imported` history event.
 """
 
 from collections.abc import Iterator
@@ -194,7 +194,7 @@ class TicketImport(WorkItemImport):
         "team": bulk.Text.of(Team, "name"),
         "requester_email": bulk.Email(),
         "assignee_email": bulk.Email(),
-        "due_at": bulk.DateTime(),
+        "due_at": bulk.DateTime(none=bulk.NO_DATE),
         "created_at": bulk.DateTime(),
         "resolution": bulk.Text(),
     }
@@ -284,5 +284,5 @@ def ticket_export_rows() -> Iterator[dict[str, Any]]:
     tickets = Ticket.objects.order_by("id").values_list(*sources.values())
     for values in tickets.iterator(chunk_size=2000):
         row = dict(zip(sources, values, strict=True))
-        row["due_at"], row["created_at"] = bulk.iso(row["due_at"]), bulk.iso(row["created_at"])
+        row["due_at"], row["created_at"] = bulk.due_date(row["due_at"]), bulk.iso(row["created_at"])
         yield row

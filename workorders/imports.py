@@ -55,7 +55,7 @@ class WorkOrderImport(WorkItemImport):
         "assignee_email": bulk.Email(),
         "scheduled_start": bulk.DateTime(),
         "scheduled_end": bulk.DateTime(),
-        "due_at": bulk.DateTime(),
+        "due_at": bulk.DateTime(none=bulk.NO_DATE),
         "location": bulk.Text.of(WorkOrder, "location"),
         "estimated_minutes": bulk.Integer(min_value=0, max_value=MAX_ESTIMATED_MINUTES),
     }
@@ -182,6 +182,7 @@ def work_order_export_rows() -> Iterator[dict[str, Any]]:
     work_orders = WorkOrder.objects.order_by("id").values_list(*sources.values())
     for values in work_orders.iterator(chunk_size=2000):
         row = dict(zip(sources, values, strict=True))
-        for column in ("scheduled_start", "scheduled_end", "due_at"):
+        for column in ("scheduled_start", "scheduled_end"):
             row[column] = bulk.iso(row[column])
+        row["due_at"] = bulk.due_date(row["due_at"])
         yield row

@@ -41,6 +41,19 @@ ROWS = [
         "created_at": "2026-03-01T08:30:00Z",
         "resolution": "",
     },
+    {
+        "external_ref": "T-3",
+        "title": "No deadline",
+        "description": "",
+        "priority": "normal",
+        "status": "open",
+        "team": "General",
+        "requester_email": "rita@example.com",
+        "assignee_email": "",
+        "due_at": "none",  # an empty cell would give the priority's due date
+        "created_at": "2026-03-01T08:30:00Z",
+        "resolution": "",
+    },
 ]
 
 
@@ -77,7 +90,8 @@ def test_export_then_import_round_trips_every_field(people, tmp_path, name):
 
     # Into the same database: nothing to do.
     outcome = run("import_tickets", exported)
-    assert "0 created, 0 updated, 2 skipped (unchanged), 0 failed" in outcome.out
+    assert "0 created, 0 updated, 3 skipped (unchanged), 0 failed" in outcome.out
+    assert Ticket.objects.get(external_ref="T-3").due_at is None
 
     # Into an empty one: the same tickets, field for field, and the same export.
     Ticket.objects.all().delete()
@@ -114,11 +128,12 @@ def test_export_writes_csv_to_standard_output_and_json_on_request(people, tmp_pa
     as_csv = run("export_tickets")
     assert as_csv.out.splitlines()[0] == ",".join(TICKET_COLUMNS)
     assert as_csv.errors == [
-        "Exported tickets: 2 rows to standard output in " + as_csv.errors[0][-7:]
+        "Exported tickets: 3 rows to standard output in " + as_csv.errors[0][-7:]
     ]
 
     as_json = json.loads(run("export_tickets", "--format", "json").out)
-    assert [item["external_ref"] for item in as_json] == ["T-1", "T-2"]
+    assert [item["external_ref"] for item in as_json] == ["T-1", "T-2", "T-3"]
+    assert as_json[2]["due_at"] == "none"
     assert as_json[1]["assignee_email"] is None
     assert set(as_json[0]) == set(TICKET_COLUMNS)
 

@@ -182,8 +182,10 @@ def test_export_then_import_round_trips_every_field(world, tmp_path):
             "estimated_minutes": "0",
         },
         {"external_ref": "PM-1", "title": "Quarterly check", "team": "Elsewhere"},
+        {"external_ref": "PM-2", "title": "Someday", "team": "Elsewhere", "due_at": "none"},
     ]
     assert run("import_workorders", orders_file(tmp_path, *rows)).ok
+    assert WorkOrder.objects.get(external_ref="PM-2").due_at is None
     for name in ("work-orders.csv", "work-orders.json"):
         exported = tmp_path / f"exported-{name}"
         assert run("export_workorders", "-o", exported).ok
@@ -195,5 +197,5 @@ def test_export_then_import_round_trips_every_field(world, tmp_path):
         after = list(WorkOrder.objects.order_by("external_ref").values())
         moving = {"id", "created_at", "updated_at"}
         strip = [{k: v for k, v in row.items() if k not in moving} for row in (*before, *after)]
-        assert strip[:2] == strip[2:]
-        assert after[1]["estimated_minutes"] == 0
+        assert strip[:3] == strip[3:]
+        assert after[2]["estimated_minutes"] == 0
