@@ -21,6 +21,7 @@ import os
 import queue
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -993,6 +994,12 @@ def due_date(moment: datetime | None) -> str:
     return NO_DATE if moment is None else iso(moment)
 
 
+def current_umask() -> int:
+    mask = os.umask(0)  # reading it means setting it: set it back at once
+    os.umask(mask)
+    return mask
+
+
 class ExportCommand(BaseCommand):
     """`export_<kind> [-o FILE] [--format csv|json]`: the columns the import reads."""
 
@@ -1019,18 +1026,18 @@ class ExportCommand(BaseCommand):
         except FileProblem as exc:
             raise CommandError(str(exc)) from None
         self.count = self.unkeyed = 0
-        if output:
-            try:
-                with open(output, "w", encoding="utf-8", newline="") as out:
-                    self.export(out.write, fmt)
-            except OSError as exc:
-                raise CommandError(f"{output}: cannot be written ({exc.strerror}).") from None
-        else:
-            try:
-                self.export(lambda text: self.stdout.write(text, ending=""), fmt)
-            except BrokenPipeError:  # e.g. `export_tickets | head`: the reader has had enough
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                return
+        try:
+            if output:
+                self.export_to_file(output, fmt)
+            else:
+                try:
+                    self.export(lambda text: self.stdout.write(text, ending=""), fmt)
+                except BrokenPipeError:  # e.g. `export_tickets | head`: the reader has had enough
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return
+        except DatabaseError as exc:
+            detail = " ".join(str(exc).split("\n")[:2]).strip() or type(exc).__name__
+            raise CommandError(f"The database could not be read: {detail}") from None
         seconds = time.perf_counter() - started
         where = output or "standard output"
         self.stderr.write(
@@ -1041,6 +1048,32 @@ class ExportCommand(BaseCommand):
                 f"{self.unkeyed:,} of them have no {self.key}: an import refuses those rows "
                 "until they are given one."
             )
+
+    def export_to_file(self, output: str, fmt: str) -> None:
+        """Into a new file beside `output`, which replaces it once the export is whole: a
+        failure leaves an earlier export there as it was, not a truncated one."""
+        target = Path(output)
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w",
+                encoding="utf-8",
+                newline="",
+                dir=target.parent,
+                delete=False,
+                prefix=f".{target.name}.",
+                suffix=".part",
+            ) as out:
+                partial = Path(out.name)
+                try:
+                    self.export(out.write, fmt)
+                except BaseException:
+                    out.close()
+                    partial.unlink(missing_ok=True)
+                    raise
+            partial.chmod(0o666 & ~current_umask())  # as `open` would have made it
+            partial.replace(target)
+        except OSError as exc:
+            raise CommandError(f"{output}: cannot be written ({exc.strerror}).") from None
 
     def counted(self) -> Iterator[dict[str, Any]]:
         for row in self.rows():

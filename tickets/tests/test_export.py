@@ -4,10 +4,13 @@ import csv
 import json
 
 import pytest
+from django.db import OperationalError
 
 from accounts.tests.factories import AgentFactory, RequesterFactory, TeamFactory
+from dispatchdesk.bulk import current_umask
 from dispatchdesk.tests.importing import run, write_csv
 from tickets.imports import TICKET_COLUMNS
+from tickets.management.commands.export_tickets import Command as ExportTickets
 from tickets.models import Ticket
 
 from .factories import TicketFactory
@@ -147,6 +150,39 @@ def test_export_says_which_rows_an_import_would_refuse(people, tmp_path):
     assert outcome.errors[1] == (
         "1 of them have no external_ref: an import refuses those rows until they are given one."
     )
+
+
+def test_an_export_that_fails_leaves_the_earlier_file_as_it_was(people, tmp_path, monkeypatch):
+    """The database going away halfway: one line says so, and the file is not truncated."""
+    TicketFactory(external_ref="T-1")
+    earlier = tmp_path / "tickets.csv"
+    earlier.write_text("the export of yesterday\n", encoding="utf-8")
+
+    def rows_then_the_database_goes(command):
+        yield from original(command)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    original = ExportTickets.rows
+    monkeypatch.setattr(ExportTickets, "rows", rows_then_the_database_goes)
+    outcome = run("export_tickets", "-o", earlier)
+
+    assert not outcome.ok
+    assert outcome.failure == (
+        "The database could not be read: server closed the connection unexpectedly"
+    )
+    assert earlier.read_text(encoding="utf-8") == "the export of yesterday\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["tickets.csv"]
+
+
+def test_an_export_replaces_the_file_with_the_usual_permissions(people, tmp_path):
+    TicketFactory(external_ref="T-1")
+    output = tmp_path / "tickets.csv"
+    output.write_text("old", encoding="utf-8")
+
+    assert run("export_tickets", "-o", output).ok
+
+    assert output.read_text(encoding="utf-8").startswith("external_ref,")
+    assert output.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_export_refuses_an_output_of_unknown_format(people, tmp_path):
