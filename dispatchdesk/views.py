@@ -130,6 +130,10 @@ class WorkItemViewSet(
     def assign(self, request, pk=None):
         """Set (`{"assignee": id}`) or clear (`{"assignee": null}`) the assignee."""
         obj = self.get_object()
+        named = request.data.get("assignee") if isinstance(request.data, dict) else None
+        if not request.user.is_staff and named is not None and str(named) != str(request.user.pk):
+            # Refused before the id is looked up: the answer says nothing of whether it exists.
+            raise workflow.only_take_or_drop(obj)
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         obj = self.assign_to(obj, serializer.validated_data["assignee"])

@@ -272,12 +272,17 @@ def assign(obj, *, by, to, public: bool = True):
         has_it = to == by and obj.assignee_id == by.pk  # a retried take: nothing to change
         drops_it = to is None and obj.assignee_id == by.pk
         if not (by.is_worker and (takes_it or has_it or drops_it)):
-            raise PermissionDenied(
-                f"You may only take unassigned work of your own teams or unassign yourself; "
-                f"a supervisor assigns this {kind}."
-            )
+            raise only_take_or_drop(obj)
 
     return set_assignee(obj, by=by, to=to, public=public)
+
+
+def only_take_or_drop(obj) -> PermissionDenied:
+    """What someone who is not staff hears when they assign anything but taking or dropping."""
+    return PermissionDenied(
+        "You may only take unassigned work of your own teams or unassign yourself; "
+        f"a supervisor assigns this {obj._meta.verbose_name}."
+    )
 
 
 def set_assignee(obj, *, by, to, public: bool = True):

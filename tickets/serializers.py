@@ -1,6 +1,9 @@
+from collections.abc import Mapping
+
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from accounts.models import Team, User
 from dispatchdesk.serializers import (
@@ -92,6 +95,16 @@ class TicketSerializer(
             {"id": w.id, "title": w.title, "status": w.status}
             for w in ticket.work_orders.order_by("id")
         ]
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        if request is not None and request.user.is_requester and isinstance(data, Mapping):
+            named = data.get("requester")
+            if named is not None and str(named) != str(request.user.pk):
+                # Refused before the id is looked up: the answer says nothing of whether it
+                # exists.
+                raise PermissionDenied("Requesters file tickets for themselves.")
+        return super().to_internal_value(data)
 
     def create(self, validated_data):
         return ticket_create(by=self.context["request"].user, **validated_data)

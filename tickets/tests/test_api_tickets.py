@@ -95,6 +95,23 @@ def test_requesters_cannot_file_for_others_or_set_due_dates(client_for, cast, ex
     assert not Ticket.objects.exists()
 
 
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_requester_cannot_tell_which_user_ids_exist(client_for, cast, method):
+    """Another requester's id and one nobody has get the same answer."""
+    client = client_for(cast["requester"])
+    ticket = TicketFactory(requester=cast["requester"], team=cast["team"])
+    url = TICKETS_URL if method == "post" else detail_url(ticket)
+
+    answers = [
+        getattr(client, method)(url, {"title": "x", "requester": named}, format="json")
+        for named in (cast["other_requester"].pk, 999_999, "abc")
+    ]
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert Ticket.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("payload", "fields"),
     [

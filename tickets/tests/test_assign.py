@@ -75,6 +75,18 @@ def test_unknown_assignee_id_is_400(client_for, cast, ticket):
     assert "assignee" in response.json()["fields"]
 
 
+def test_an_agent_cannot_tell_which_user_ids_exist(client_for, cast, ticket):
+    """Someone's id (here an inactive agent's) and one nobody has get the same answer."""
+    gone = AgentFactory(teams=[cast["team"]], is_active=False)
+    client = client_for(cast["team_agent"])
+    url = f"/api/v1/tickets/{ticket.pk}/assign/"
+
+    answers = [client.post(url, {"assignee": named}, format="json") for named in (gone.pk, 999_999)]
+
+    assert [answer.status_code for answer in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()
+
+
 def test_an_agent_takes_unassigned_work_of_their_team_and_gives_it_back(client_for, cast, ticket):
     client = client_for(cast["team_agent"])
 
