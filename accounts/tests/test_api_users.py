@@ -267,6 +267,14 @@ def test_user_filters(client_for, people):
     }
 
 
+@pytest.mark.parametrize("value", ["maybe", "1", "yes"])
+def test_a_filter_value_not_understood_is_400(client_for, people, value):
+    response = client_for(people["admin"]).get(USERS_URL, {"is_active": value})
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["is_active"]
+
+
 @pytest.mark.parametrize("role", ["requester", "agent", "supervisor", "admin"])
 def test_me_shows_every_role_themselves(client_for, role):
     user = ROLE_FACTORIES[role]()
