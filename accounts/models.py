@@ -1,4 +1,5 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -16,10 +17,18 @@ class TeamManager(models.Manager):
         return self.get_or_create(name=DEFAULT_TEAM_NAME)[0]
 
 
+# Imports list a user's teams separated by `;` (accounts.imports).
+no_semicolon = RegexValidator(
+    ";",
+    "A team name cannot hold a semicolon: imports separate team names with it.",
+    inverse_match=True,
+)
+
+
 class Team(models.Model):
     """A queue of work. Members are agents and supervisors."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[no_semicolon])
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TeamManager()

@@ -5,7 +5,7 @@ from rest_framework.validators import UniqueValidator
 
 from dispatchdesk.serializers import IdField
 
-from .models import Team, User
+from .models import Team, User, no_semicolon
 from .services import (
     EMAIL_TAKEN,
     NOT_A_WORKER,
@@ -88,7 +88,7 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "members", "created_at"]
         read_only_fields = ["created_at"]
         # The name's uniqueness, in any case, is validate_name's (the model's is exact only).
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {"name": {"validators": [no_semicolon]}}
 
     def validate_name(self, name: str) -> str:
         if team_name_taken(name, team=self.instance):

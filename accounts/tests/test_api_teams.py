@@ -106,6 +106,19 @@ def test_a_deactivated_member_stays_when_the_list_read_is_sent_back(client_for):
     assert refused.json()["fields"]["members"][0].endswith(f"Not one: {inactive.pk}.")
 
 
+def test_a_team_name_cannot_hold_a_semicolon(client_for):
+    """Imports separate a user's team names with it: `R;D` could never be named there."""
+    client = client_for(SupervisorFactory())
+    team = TeamFactory(name="Research")
+
+    created = client.post(TEAMS_URL, {"name": "R;D"}, format="json")
+    renamed = client.patch(f"{TEAMS_URL}{team.pk}/", {"name": "R;D"}, format="json")
+
+    assert created.status_code == renamed.status_code == 400
+    assert "semicolon" in created.json()["fields"]["name"][0]
+    assert not Team.objects.filter(name="R;D").exists()
+
+
 def test_team_names_are_unique(client_for):
     TeamFactory(name="Ops")
 

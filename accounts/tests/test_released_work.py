@@ -191,6 +191,15 @@ def test_a_team_saved_unchanged_in_the_admin_keeps_a_deactivated_member(client, 
     assert gone in facilities.members.all()
 
 
+def test_the_admin_refuses_a_team_name_with_a_semicolon(client):
+    client.force_login(SupervisorFactory())
+
+    response = client.post("/admin/accounts/team/add/", {"name": "R;D", "members": []})
+
+    assert response.status_code == 200
+    assert "semicolon" in response.context["adminform"].form.errors["name"][0]
+
+
 def test_the_admin_refuses_a_team_name_differing_only_in_case(client, teams):
     client.force_login(SupervisorFactory())
 
