@@ -36,7 +36,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.types.json import Jsonb
@@ -953,18 +953,28 @@ class ImportCommand(BaseCommand):
                 raise CommandError(f"{name}: {exc}; {kept}. Run the import again.") from None
             except DatabaseError as exc:
                 progress.close()
-                detail = " ".join(str(exc).split("\n")[:2]).strip() or type(exc).__name__
+                detail = " ".join(str(exc).split("\n")[:2]).strip().rstrip(".")
                 kept = " (the batches before it were kept)" if skip_invalid else "; nothing written"
+                if isinstance(exc, IntegrityError):  # a row written meanwhile, such as a key
+                    raise CommandError(
+                        f"{name}: the database refused a batch{kept}: {detail}. Did something "
+                        "change the same rows meanwhile? Run the import again."
+                    ) from None
                 raise CommandError(
-                    f"{name}: the database refused a batch{kept}: {detail} Did something change "
-                    "the same rows meanwhile? Run the import again."
+                    f"{name}: the database failed{kept}: {detail or type(exc).__name__}."
                 ) from None
         report.seconds = time.perf_counter() - started
         for line in report.error_lines():
             self.stderr.write(line)
         self.stdout.write(report.summary())
         if report.failed:
-            loaded = "; the others were loaded" if skip_invalid and not dry_run else ""
+            good = report.created + report.updated + report.unchanged
+            if not (skip_invalid and not dry_run):
+                loaded = ""
+            elif report.created + report.updated:
+                loaded = "; the others were loaded"
+            else:  # every row failed, or every good one was as the database had it already
+                loaded = "; the others were unchanged" if good else ""
             raise CommandError(f"{report.failed:,} of {counted(report.rows)} failed{loaded}.")
 
 
@@ -1041,7 +1051,7 @@ class ExportCommand(BaseCommand):
         seconds = time.perf_counter() - started
         where = output or "standard output"
         self.stderr.write(
-            f"Exported {self.noun}: {self.count:,} rows to {where} in {seconds:.2f} s."
+            f"Exported {self.noun}: {counted(self.count)} to {where} in {seconds:.2f} s."
         )
         if self.unkeyed:
             self.stderr.write(

@@ -176,7 +176,19 @@ def test_progress_is_one_line_on_a_terminal_and_nothing_elsewhere():
 
 
 @pytest.mark.django_db
-def test_a_database_error_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (DatabaseError, "the database failed; nothing written: the server went away DETAIL: gone."),
+        (
+            IntegrityError,
+            "the database refused a batch; nothing written: the server went away DETAIL: gone. "
+            "Did something change the same rows meanwhile? Run the import again.",
+        ),
+    ],
+    ids=["unavailable", "refused"],
+)
+def test_a_database_error_is_one_line_and_writes_nothing(tmp_path, monkeypatch, error, said):
     RequesterFactory(email="rita@example.com")
     path = write_csv(
         tmp_path / "t.csv",
@@ -191,7 +203,7 @@ def test_a_database_error_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
     def lookup(self, batch):
         calls.append(len(batch))
         if len(calls) == 2:
-            raise DatabaseError("the server went away\nDETAIL: gone")
+            raise error("the server went away\nDETAIL: gone")
         return original(self, batch)
 
     original = TicketImport.lookup
@@ -199,10 +211,7 @@ def test_a_database_error_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
 
     outcome = run("import_tickets", path, "--batch-size", "2")
 
-    assert outcome.failure == (
-        "t.csv: the database refused a batch; nothing written: the server went away DETAIL: gone "
-        "Did something change the same rows meanwhile? Run the import again."
-    )
+    assert outcome.failure == f"t.csv: {said}"
     assert not Ticket.objects.exists()
 
 
@@ -253,7 +262,7 @@ def test_checking_ahead_in_a_thread_gives_the_same_result(tmp_path, monkeypatch)
 
     monkeypatch.setattr(TicketImport, "lookup", broken)
     outcome = run("import_tickets", good, "--batch-size", "50")
-    assert "the database refused a batch; nothing written: lost" in outcome.failure
+    assert outcome.failure == "good.csv: the database failed; nothing written: lost."
     assert threading.active_count() == threads  # every helper thread has finished
 
 

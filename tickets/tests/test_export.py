@@ -179,8 +179,9 @@ def test_an_export_replaces_the_file_with_the_usual_permissions(people, tmp_path
     output = tmp_path / "tickets.csv"
     output.write_text("old", encoding="utf-8")
 
-    assert run("export_tickets", "-o", output).ok
+    outcome = run("export_tickets", "-o", output)
 
+    assert outcome.errors[0].startswith(f"Exported tickets: 1 row to {output} in ")
     assert output.read_text(encoding="utf-8").startswith("external_ref,")
     assert output.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 

@@ -385,6 +385,19 @@ def test_a_row_changed_after_the_import_read_it_is_not_overwritten(people, tmp_p
     assert Ticket.objects.get(external_ref="T-2").title == "Printer T-2 is jammed"
 
 
+def test_skip_invalid_says_nothing_was_loaded_when_nothing_was(people, tmp_path):
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1"))).ok
+    bad = row("T-2", priority="asap")
+
+    all_bad = run("import_tickets", tickets_file(tmp_path, bad), "--skip-invalid")
+    rest_unchanged = run(
+        "import_tickets", tickets_file(tmp_path, row("T-1"), bad), "--skip-invalid"
+    )
+
+    assert all_bad.failure == "1 of 1 row failed."
+    assert rest_unchanged.failure == "1 of 2 rows failed; the others were unchanged."
+
+
 def test_all_or_nothing_leaves_the_database_untouched(people, tmp_path):
     assert run("import_tickets", tickets_file(tmp_path, row("T-0", title="Old title"))).ok
     events = list(Event.objects.values_list("id", flat=True))
