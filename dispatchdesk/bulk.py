@@ -209,15 +209,27 @@ JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class NotJSON(Exception):
-    """NaN and Infinity, which Python's parser takes and JSON has not (they would become text)."""
+    """What Python's parser takes and an import does not: NaN and Infinity (not JSON; they
+    would become text), and a key twice in one object (one value would silently win, where a
+    CSV file with a column twice is refused)."""
 
 
 def not_json(constant: str):
     raise NotJSON(f"{constant} is not JSON")
 
 
+def object_of(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    item = dict(pairs)
+    if len(item) != len(pairs):
+        twice = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise NotJSON(f'the key "{twice}" twice in one object')
+    return item
+
+
 # A number is read as written (`1.10`, `1e400`), as a CSV cell is: values are text.
-JSON_DECODER = json.JSONDecoder(parse_float=str, parse_constant=not_json)
+JSON_DECODER = json.JSONDecoder(
+    parse_float=str, parse_constant=not_json, object_pairs_hook=object_of
+)
 
 
 def json_items(text: str) -> list[tuple[int, Any]] | None:
@@ -368,13 +380,16 @@ class DateTime:
         return moment
 
 
+WHOLE_DECIMALS = re.compile(r"\.0*\s*$")  # DRF's IntegerField drops them too
+
+
 class Integer:
     def __init__(self, min_value: int | None = None, max_value: int | None = None):
         self.min_value, self.max_value = min_value, max_value
 
     def __call__(self, value: str) -> int:
         try:
-            number = int(value)
+            number = int(WHOLE_DECIMALS.sub("", value))  # `60.0` is 60, as the API reads it
         except ValueError:
             raise Invalid("A valid integer is required.") from None
         if self.min_value is not None and number < self.min_value:

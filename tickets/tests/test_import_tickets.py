@@ -309,13 +309,26 @@ def test_a_key_twice_in_the_file_is_refused_the_second_time(
 
 def test_json_numbers_are_read_as_written(people, tmp_path):
     path = tmp_path / "tickets.json"
-    text = json.dumps([row("T-1")])[:-2] + ', "description": 1e400, "title": 1.10}]'
+    untitled = {key: value for key, value in row("T-1").items() if key != "title"}
+    text = json.dumps([untitled])[:-2] + ', "description": 1e400, "title": 1.10}]'
 
     path.write_text(text, encoding="utf-8")
     outcome = run("import_tickets", path)
 
     assert outcome.ok, outcome.errors
     assert (Ticket.objects.get().title, Ticket.objects.get().description) == ("1.10", "1e400")
+
+
+def test_a_json_object_with_a_key_twice_is_refused_as_a_csv_column_twice_is(people, tmp_path):
+    path = tmp_path / "tickets.json"
+    path.write_text(json.dumps([row("T-1")])[:-2] + ', "title": "Second"}]', encoding="utf-8")
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.failure.endswith(
+        'tickets.json: not valid JSON (the key "title" twice in one object).'
+    )
+    assert not Ticket.objects.exists()
 
 
 def test_lines_are_counted_as_an_editor_counts_them(people, tmp_path):

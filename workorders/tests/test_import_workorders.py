@@ -47,7 +47,7 @@ def test_a_work_order_for_a_ticket_takes_its_team_and_is_recorded_on_both(world,
             "scheduled_start": "2026-03-02T09:00:00Z",
             "scheduled_end": "2026-03-02T11:00:00Z",
             "location": "Floor 2",
-            "estimated_minutes": "90",
+            "estimated_minutes": "90.0",  # read as the API reads it: 90
         },
     )
 
@@ -108,6 +108,7 @@ def test_an_import_may_place_history_in_any_status(world, tmp_path):
         ({"ticket_ref": "T-404"}, 'ticket_ref: No ticket with the external_ref "T-404".'),
         ({"status": "resolved"}, 'status: "resolved" is not a valid choice.'),
         ({"estimated_minutes": "1.5"}, "estimated_minutes: A valid integer is required."),
+        ({"estimated_minutes": "1.0.0"}, "estimated_minutes: A valid integer is required."),
         (
             {"estimated_minutes": "-1"},
             "estimated_minutes: Ensure this value is greater than or equal to 0.",
