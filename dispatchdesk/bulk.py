@@ -1037,7 +1037,9 @@ class ExportCommand(BaseCommand):
         raise NotImplementedError
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("-o", "--output", help="Write to this file instead of standard output.")
+        parser.add_argument(
+            "-o", "--output", help="Write to this file instead of standard output (`-`)."
+        )
         parser.add_argument(
             "--format",
             choices=FORMATS,
@@ -1046,6 +1048,7 @@ class ExportCommand(BaseCommand):
 
     def handle(self, *args, output, format, **options):
         started = time.perf_counter()
+        output = None if output == "-" else output  # the usual name of standard output
         try:
             fmt = detect_format(output, format) if output else (format or "csv")
         except FileProblem as exc:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from django.db import OperationalError
@@ -134,6 +135,8 @@ def test_export_writes_csv_to_standard_output_and_json_on_request(people, tmp_pa
         "Exported tickets: 3 rows to standard output in " + as_csv.errors[0][-7:]
     ]
 
+    assert run("export_tickets", "-o", "-").out == as_csv.out
+    assert not Path("-").exists()
     as_json = json.loads(run("export_tickets", "--format", "json").out)
     assert [item["external_ref"] for item in as_json] == ["T-1", "T-2", "T-3"]
     assert as_json[2]["due_at"] == "none"
