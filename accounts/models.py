@@ -19,9 +19,7 @@ class TeamManager(models.Manager):
 
 # Imports list a user's teams separated by `;` (accounts.imports).
 no_semicolon = RegexValidator(
-    ";",
-    "A team name cannot hold a semicolon: imports separate team names with it.",
-    inverse_match=True,
+    r"^[^;]*$", "A team name cannot hold a semicolon: imports separate team names with it."
 )
 
 
