@@ -17,6 +17,7 @@ class EventType(models.TextChoices):
     FIELDS_CHANGED = "fields_changed", "Fields changed"
     COMMENT_ADDED = "comment_added", "Comment added"
     WORK_ORDER_LINKED = "work_order_linked", "Work order linked"
+    WORK_ORDER_DELETED = "work_order_deleted", "Work order deleted"
     CHECKLIST_TICKED = "checklist_ticked", "Checklist ticked"
     TIME_LOGGED = "time_logged", "Time logged"
 

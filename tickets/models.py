@@ -252,14 +252,16 @@ class Ticket(WorkItem):
         pass
 
     def events_unseen_by(self, user) -> Q:
-        """Of this ticket's events that `user` may read, those they may not: the links to work
-        orders of teams not theirs, whose ids and titles the work orders themselves keep from
-        them (404). Requesters read public events only, which no link is."""
+        """Of this ticket's events that `user` may read, those they may not: the links to (and
+        deletions of) work orders of teams not theirs, whose ids and titles the work orders
+        themselves keep from them (404; a deleted one is seen by nobody). Requesters read public
+        events only, which neither is."""
         linked = Cast(KeyTextTransform("work_order", OuterRef("data")), models.BigIntegerField())
         # One look-up by primary key a link (an IN over every work order the agent may see
         # would be read whole for each link to one they may not).
         seen = self.work_orders.model.objects.visible_to(user).filter(pk=linked)
-        return Q(type=EventType.WORK_ORDER_LINKED) & ~Exists(seen)
+        about_work_orders = [EventType.WORK_ORDER_LINKED, EventType.WORK_ORDER_DELETED]
+        return Q(type__in=about_work_orders) & ~Exists(seen)
 
     # The lifecycle. Each transition's body only sets fields; dispatchdesk.workflow.fire()
     # locks the row, checks state, role, inputs and guards, saves and records history.

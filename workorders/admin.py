@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import transaction
 
 from dispatchdesk.admin import (
     EditableRowsInline,
@@ -119,6 +120,14 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
         else:
             created = services.work_order_create(by=request.user, **self.edited_fields(form))
             obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.work_order_delete(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for work_order in queryset:
+                services.work_order_delete(work_order, by=request.user)
 
     def inline_savers(self):
         def save_item(request, work_order, form):

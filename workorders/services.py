@@ -87,6 +87,19 @@ def work_order_create(
 
 
 @transaction.atomic
+def work_order_delete(work_order: WorkOrder, *, by: User) -> None:
+    """Delete a finished work order (admins clean up data in the Django admin; the API never
+    deletes). Its ticket's history says so: it named the work order when it was linked."""
+    work_order = workflow.lock(work_order)
+    if not work_order.is_terminal:
+        raise Conflict(f"A {work_order.status} work order is cancelled, not deleted.")
+    if work_order.ticket_id is not None:
+        data = {"work_order": work_order.pk, "title": work_order.title}
+        record(work_order.ticket, by, EventType.WORK_ORDER_DELETED, data, public=False)
+    work_order.delete()
+
+
+@transaction.atomic
 def work_order_update(
     *, work_order: WorkOrder, by: User, changes: dict, if_match: str | None = None
 ) -> WorkOrder:

@@ -1685,6 +1685,32 @@ def test_an_admin_deletes_finished_work_orders_in_bulk(as_admin, team):
     assert not WorkOrder.objects.filter(pk__in=[wo.pk for wo in finished]).exists()
 
 
+@pytest.mark.parametrize("how", ["one", "bulk"])
+def test_a_deleted_work_order_stays_named_in_its_tickets_history(
+    as_admin, admin_user, team, agent, client_for, how
+):
+    ticket = TicketFactory(team=team, status=TicketStatus.OPEN)
+    work_order = WorkOrderFactory(
+        team=team, ticket=ticket, status=WorkOrderStatus.VERIFIED, title="Swap the pump"
+    )
+
+    if how == "one":
+        delete_url = change_url(work_order).replace("/change/", "/delete/")
+        as_admin.post(delete_url, {"post": "yes"})
+    else:
+        chosen = {"action": "delete_selected", "_selected_action": [work_order.pk]}
+        as_admin.post(WORK_ORDERS, {**chosen, "post": "yes"})
+
+    assert not WorkOrder.objects.filter(pk=work_order.pk).exists()
+    deleted = {"work_order": work_order.pk, "title": "Swap the pump"}
+    assert history(ticket) == [(EventType.WORK_ORDER_DELETED, admin_user.pk, deleted)]
+    # Internal, as the link was; and hidden from agents, who may not see such a work order.
+    event = Event.objects.for_object(ticket).get()
+    assert not event.public
+    agents_view = client_for(agent).get(f"/api/v1/tickets/{ticket.pk}/history/")
+    assert agents_view.json()["results"] == []
+
+
 def test_an_admin_cannot_delete_a_ticket_with_work_orders(as_admin, team):
     ticket = TicketFactory(team=team, status=TicketStatus.CANCELLED)
     WorkOrderFactory(team=team, ticket=ticket, status=WorkOrderStatus.CANCELLED)
