@@ -185,12 +185,35 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
         raise Conflict(f"Cannot {name} this {kind}: {'; '.join(unmet)}.")
 
     source = obj.status
+    before = fields_of(obj)
     getattr(obj, name)(**inputs)
     obj.updated_by = by
     obj.save()
     data = {"transition": name, "from": source, "to": obj.status, "note": "", **inputs}
+    # What the transition overwrote as well (a reopen clears the resolution; a new schedule
+    # replaces the old one): `{"field": [old, new]}`, as a fields_changed event has it.
+    changes = {
+        field: [as_history_value(old), as_history_value(new)]
+        for (field, old), new in zip(before.items(), fields_of(obj).values(), strict=True)
+        if old != new
+    }
+    if changes:
+        data["changes"] = changes
     record(obj, by, EventType.STATUS_CHANGED, data, public=public)
     return obj
+
+
+# Written by every save, or the status itself: not what a transition's event lists as changed.
+NOT_CHANGES = frozenset({"status", "updated_at", "updated_by"})
+
+
+def fields_of(obj) -> dict:
+    """The values of `obj`'s own fields (not its relations), by name."""
+    return {
+        field.name: getattr(obj, field.name)
+        for field in obj._meta.concrete_fields
+        if not field.is_relation and field.name not in NOT_CHANGES
+    }
 
 
 def ensure_editable(obj, if_match: str | None) -> None:

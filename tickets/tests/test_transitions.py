@@ -68,7 +68,8 @@ def test_who_may_fire_each_transition(
         assert ticket.status == target
         event = Event.objects.for_object(ticket).get(type="status_changed")
         assert event.actor == cast[actor]
-        assert event.data == {
+        # Besides, `changes`: what the transition overwrote (test_..._keeps_what_it_overwrote).
+        assert {k: v for k, v in event.data.items() if k != "changes"} == {
             "transition": name,
             "from": source,
             "to": target,
@@ -164,6 +165,23 @@ def test_resolve_sets_resolution_and_time_and_reopen_clears_them(client_for, cas
         None,
         None,
     )
+
+
+def test_a_transitions_event_keeps_what_it_overwrote(client_for, cast):
+    """A reopen clears the resolution and its times: the event says what they were."""
+    ticket = ticket_in(cast, S.IN_PROGRESS)
+    resolved = fire(client_for(cast["assignee"]), ticket, "resolve", resolution="New toner").json()
+
+    fire(client_for(cast["supervisor"]), ticket, "reopen", note="Still streaky")
+
+    reopen = Event.objects.for_object(ticket).filter(data__transition="reopen").get()
+    changes = reopen.data["changes"]
+    assert set(changes) == {"resolution", "resolved_at"}
+    assert changes["resolution"] == ["New toner", ""]
+    assert changes["resolved_at"][1] is None
+    assert changes["resolved_at"][0].startswith(resolved["resolved_at"][:19])
+    resolve = Event.objects.for_object(ticket).filter(data__transition="resolve").get()
+    assert resolve.data["changes"]["resolution"] == ["", "New toner"]
 
 
 def expected_options(cast, status, actor):
