@@ -167,11 +167,16 @@ class WorkItemImport(bulk.Importer):
         }
 
     def events(self, plan: bulk.Plan) -> list[dict[str, Any]]:
-        """One `imported` event per created or changed row: its status, and what changed."""
+        """One `imported` event per created or changed row: its status, and what it was given
+        (as the API's `created` event says, with the assignee) or what changed."""
         events = []
         for change in plan.creates:
-            data = {"created": True, "external_ref": change.values["external_ref"]}
-            events.append(self.event(change.pk, data | {"status": change.values["status"]}))
+            values = change.values
+            data = {"created": True, "external_ref": values["external_ref"]}
+            data |= {"status": values["status"], "title": values["title"]}
+            data |= {"priority": values["priority"], "team": values["team_id"]}
+            data["assignee"] = values["assignee_id"]
+            events.append(self.event(change.pk, data))
         for change in plan.updates:
             data = {"created": False, "external_ref": change.values["external_ref"]}
             data["status"] = change.values["status"]

@@ -93,7 +93,15 @@ def test_new_tickets_take_every_column(people, tmp_path, name):
     assert (ticket.created_by, ticket.updated_by) == (None, None)
     [event] = Event.objects.for_object(ticket)
     assert (event.type, event.actor, event.public) == (EventType.IMPORTED, None, True)
-    assert event.data == {"created": True, "external_ref": "LEGACY-7", "status": "in_progress"}
+    assert event.data == {
+        "created": True,
+        "external_ref": "LEGACY-7",
+        "status": "in_progress",
+        "title": "Printer on floor 2",
+        "priority": "urgent",
+        "team": people["support"].pk,
+        "assignee": people["agent"].pk,
+    }
 
 
 def test_empty_cells_take_the_same_defaults_as_the_api(people, tmp_path):

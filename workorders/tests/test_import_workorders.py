@@ -70,7 +70,15 @@ def test_a_work_order_for_a_ticket_takes_its_team_and_is_recorded_on_both(world,
     assert order.scheduled_end == datetime(2026, 3, 2, 11, tzinfo=UTC)
     assert order.due_at == order.created_at + timedelta(hours=24)
     [imported] = Event.objects.for_object(order)
-    assert imported.data == {"created": True, "external_ref": "WO-1", "status": "scheduled"}
+    assert imported.data == {
+        "created": True,
+        "external_ref": "WO-1",
+        "status": "scheduled",
+        "title": "Replace the fuser",
+        "priority": "high",
+        "team": world["support"].pk,
+        "assignee": world["agent"].pk,
+    }
     [linked] = Event.objects.for_object(world["ticket"]).filter(type=EventType.WORK_ORDER_LINKED)
     assert linked.data == {"work_order": order.pk, "title": "Replace the fuser"}
     assert linked.public is False
