@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,21 @@ from .conftest import BASE_DIR, SECRET_KEY, clean_env
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 ADMIN_EMAIL = "owner@example.com"
 ADMIN_PASSWORD = "owner-long-passphrase"
+# Below Linux's ephemeral range (32768 and up), where a client socket could take a server's port.
+SERVER_PORTS = range(20000, 32000)
+
+
+def free_port() -> int:
+    """A port that nothing listens on now, picked at random: runs of the suite side by side
+    (CI and a developer's, say) do not take each other's servers for their own."""
+    for port in random.sample(SERVER_PORTS, 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {SERVER_PORTS}")
 
 
 @contextmanager
@@ -140,7 +156,7 @@ class AppServer:
         self.process = None
 
     def start(self, timeout: float = 60) -> None:
-        # The tests' ports are fixed: a server some other run left there would answer instead.
+        # A server that took the port since free_port() chose it would answer instead.
         with socket.socket() as probe:
             taken = probe.connect_ex(("127.0.0.1", self.port)) == 0
         assert not taken, f"port {self.port} already serves something: stop it first"

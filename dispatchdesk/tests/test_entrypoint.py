@@ -6,9 +6,9 @@ import subprocess
 import pytest
 
 from .conftest import BASE_DIR
-from .servers import ADMIN_EMAIL, ADMIN_PASSWORD, AppServer, fresh_database
+from .servers import ADMIN_EMAIL, ADMIN_PASSWORD, AppServer, free_port, fresh_database
 
-PORT = 18431  # fixed, below the ephemeral range
+PORT = free_port()
 
 
 @pytest.mark.django_db

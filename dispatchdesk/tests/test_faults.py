@@ -16,10 +16,10 @@ import pytest
 from tickets.imports import TICKET_COLUMNS
 
 from .conftest import BASE_DIR
-from .servers import ADMIN_EMAIL, AppServer, ThrowawayCluster
+from .servers import ADMIN_EMAIL, AppServer, ThrowawayCluster, free_port
 
-CLUSTER_PORT = 15433
-APP_PORT = 18433
+CLUSTER_PORT = free_port()
+APP_PORT = free_port()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from .servers import AppServer, fresh_database
+from .servers import AppServer, free_port, fresh_database
 
-PORT = 18434
+PORT = free_port()
 CHECKS = ",".join(
     [
         "not_a_server_error",
