@@ -201,7 +201,9 @@ class UserImport(bulk.Importer):
         )
         moved = [change for change in plan.updates if "teams" in change.diff]
         # Locked as a team's change locks who leaves it (accounts.services.team_update).
-        people = User.objects.select_for_update().filter(pk__in=[change.pk for change in moved])
+        people = User.objects.select_for_update(no_key=True).filter(
+            pk__in=[change.pk for change in moved]
+        )
         list(people.order_by("pk").values_list("pk", flat=True))
         Membership = User.teams.through
         Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()

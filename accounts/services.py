@@ -122,7 +122,11 @@ def ensure_an_admin_remains(user: User) -> None:
     sees the first's change."""
     if user.pk is None or (user.role == Role.ADMIN and user.is_active):
         return
-    admins = User.objects.select_for_update().filter(role=Role.ADMIN, is_active=True)
+    active_admins = User.objects.filter(role=Role.ADMIN, is_active=True)
+    if not active_admins.filter(pk=user.pk).exists():
+        return  # not an admin before this change either: nothing to lock
+    # `no_key`: see workflow.assign; a plain FOR UPDATE would hold back foreign-key checks.
+    admins = active_admins.select_for_update(no_key=True)
     if list(admins.values_list("pk", flat=True)) == [user.pk]:
         field = "role" if user.is_active else "is_active"
         raise ValidationError({field: [LAST_ADMIN]})
@@ -159,7 +163,7 @@ def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, 
         # Locked: work assigned to them meanwhile (workflow.assign locks the person first) is
         # either given back below or refused there, never left with someone outside the team.
         leaving = team.members.exclude(pk__in=[member.pk for member in members])
-        left = list(leaving.select_for_update(of=("self",)).order_by("pk"))
+        left = list(leaving.select_for_update(of=("self",), no_key=True).order_by("pk"))
         team.members.set(members)
         release_work(left, by=by)
     return team

@@ -277,7 +277,9 @@ def assign(obj, *, by, to, public: bool = True):
     if to is not None:
         # Locked first, and read again: someone being taken out of the team or deactivated (whose
         # row is locked while their work is given back) is then seen as they are afterwards.
-        to = User.objects.select_for_update().get(pk=to.pk)
+        # `no_key`: a plain FOR UPDATE would also hold back the key-share lock that a foreign
+        # key to this user takes at commit (an event's actor), and two requests would deadlock.
+        to = User.objects.select_for_update(no_key=True).get(pk=to.pk)
     obj = lock(obj)
     kind = obj._meta.verbose_name
     if obj.is_terminal:

@@ -126,7 +126,10 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
-            for work_order in queryset:
+            # Every work order first, then each one's ticket as it is deleted: the order of
+            # locks every request takes (work orders before tickets).
+            chosen = list(queryset.select_for_update(of=("self",)).order_by("pk"))
+            for work_order in chosen:
                 services.work_order_delete(work_order, by=request.user)
 
     def inline_savers(self):

@@ -2,20 +2,24 @@
 nothing is lost, and history matches the final state."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.services import team_update
+from accounts.services import team_update, user_update
 from accounts.tests.factories import AgentFactory
+from dispatchdesk import workflow
 from dispatchdesk.models import Event
 from dispatchdesk.tests.concurrency import send_all_at_once
 from tickets.models import Ticket
+from tickets.services import comment_add
 from tickets.tests.factories import TicketFactory
 from workorders.choices import ACTIVE_STATUSES
 from workorders.models import ChecklistItem, TimeEntry, WorkOrder
+from workorders.services import work_order_update
 
 from .factories import WorkOrderFactory
 
@@ -267,3 +271,64 @@ def test_assigning_someone_while_they_leave_the_team_never_leaves_them_its_work(
     assert answers[0].status_code == 400, answers[0].json()
     ticket.refresh_from_db()
     assert ticket.assignee is None
+
+
+def hold_then(first, second) -> dict:
+    """Run `first` in a transaction that holds its locks a moment before it commits, and
+    `second` meanwhile, each on its own connection: what either raised, by name."""
+    holding, errors = threading.Event(), {}
+
+    def run(name, work, before=None, after=None):
+        try:
+            if before:
+                before.wait(timeout=10)
+            with transaction.atomic():
+                work()
+                if after:
+                    after.set()
+                    time.sleep(1)
+        except Exception as error:  # reported, not raised: the other thread must finish too
+            errors[name] = repr(error)
+        finally:
+            holding.set()
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("first", first, None, holding)),
+        threading.Thread(target=run, args=("second", second, holding)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+@pytest.mark.parametrize(
+    "case", ["comment, then assign", "edit, then deactivate", "edit, then leave"]
+)
+def test_locking_a_person_never_deadlocks_with_work_that_names_them(cast, case):
+    """The person's row is locked `FOR NO KEY UPDATE`: a plain FOR UPDATE holds back the
+    foreign-key check that a write naming them (an event's actor) makes at commit, while the
+    locker waits for that write's ticket or work order (PostgreSQL: deadlock detected)."""
+    assignee, supervisor = cast["assignee"], cast["supervisor"]
+    ticket = TicketFactory(team=cast["team"], requester=cast["requester"])
+    work_order = WorkOrderFactory(team=cast["team"], assignee=assignee)
+    team_agent = cast["team_agent"]
+    edit = lambda: work_order_update(work_order=work_order, by=assignee, changes={"title": "x"})  # noqa: E731
+    first, second = {
+        "comment, then assign": (
+            lambda: comment_add(ticket=ticket, by=team_agent, body="Looking"),
+            lambda: workflow.assign(ticket, by=supervisor, to=team_agent),
+        ),
+        "edit, then deactivate": (
+            edit,
+            lambda: user_update(user=assignee, by=cast["admin"], is_active=False),
+        ),
+        "edit, then leave": (
+            edit,
+            lambda: team_update(team=cast["team"], by=cast["admin"], members=[team_agent]),
+        ),
+    }[case]
+
+    assert hold_then(first, second) == {}
