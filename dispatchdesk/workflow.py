@@ -17,6 +17,7 @@ from rest_framework.fields import DateTimeField
 
 from accounts.models import User, cannot_hold_work, may_hold_work
 
+from .datetimes import has_a_date
 from .etags import ensure_if_match
 from .exceptions import Conflict
 from .history import pk_or_none, record
@@ -30,11 +31,12 @@ def as_shown(moment: datetime) -> str:
 
 def default_due_at(priority: str, start: datetime | None = None) -> datetime | None:
     """When work of this priority is due, from settings.DUE_HOURS (hours per priority); None when
-    that is after the last date there is (work imported as created on 9999-12-31)."""
+    that has no date, in UTC or where it is shown (work imported as created on 9999-12-31)."""
     try:
-        return (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
+        due = (start or timezone.now()) + timedelta(hours=settings.DUE_HOURS[priority])
     except OverflowError:
         return None
+    return due if has_a_date(due) else None
 
 
 # Who may fire a transition: callables (instance, user) -> bool with a `who` description.

@@ -194,6 +194,15 @@ def test_a_time_with_no_date_where_it_is_shown_is_refused(people, tmp_path, sett
     assert not Ticket.objects.exists()
 
 
+def test_a_default_due_date_with_no_date_where_it_is_shown_is_none(people, tmp_path, settings):
+    """Created 9999-12-31 14:00 UTC, urgent: due at 18:00 UTC, which is in year 10000 in Tokyo."""
+    settings.TIME_ZONE = "Asia/Tokyo"
+    path = tickets_file(tmp_path, row(created_at="9999-12-31T14:00:00Z", priority="urgent"))
+
+    assert run("import_tickets", path).ok
+    assert Ticket.objects.get().due_at is None
+
+
 def test_work_created_at_the_end_of_time_gets_no_default_due_date(people, tmp_path):
     path = tickets_file(tmp_path, row(created_at="9999-12-31T20:00:00Z"))
 
