@@ -15,7 +15,13 @@ from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
 from .models import DEFAULT_TEAM_NAME, Team, User, cannot_hold_work, may_hold_work
-from .services import NOT_A_WORKER, memberships, release_work, user_change_problems
+from .services import (
+    LAST_ADMIN,
+    NOT_A_WORKER,
+    memberships,
+    release_work,
+    user_change_problems,
+)
 
 TEAM_NAME_LENGTH = Team._meta.get_field("name").max_length
 
@@ -131,6 +137,9 @@ class UserImport(bulk.Importer):
         super().__init__(**kwargs)
         self.teams = TeamNames()
         self.found: dict[str, dict[str, Any]] = {}
+        # The last active admin stays one (accounts.services.ensure_an_admin_remains).
+        admins = User.objects.filter(role=Role.ADMIN, is_active=True)
+        self.admins_kept = set(admins.values_list("pk", flat=True))
 
     def lookup(self, batch: list[dict[str, Any]]) -> None:
         users = where_in(User.objects.all(), "email", [given["email"] for given in batch])
@@ -171,6 +180,11 @@ class UserImport(bulk.Importer):
                 by=self.by, user=user, changes=changes
             ).items():
                 errors.extend((column, message) for message in messages)
+        if current is not None and current["role"] == Role.ADMIN != after["role"]:
+            if self.admins_kept == {current["id"]}:
+                errors.append(("role", LAST_ADMIN))
+            else:
+                self.admins_kept.discard(current["id"])
         if errors:
             return None
         if current is None:

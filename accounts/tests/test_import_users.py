@@ -3,14 +3,14 @@
 import pytest
 
 from accounts.models import User
-from accounts.services import NOT_A_WORKER
+from accounts.services import LAST_ADMIN, NOT_A_WORKER
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.choices import TicketStatus
 from tickets.models import Ticket
 from tickets.tests.factories import TicketFactory
 
-from .factories import PASSWORD, AgentFactory, TeamFactory
+from .factories import PASSWORD, AdminFactory, AgentFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +181,22 @@ def test_an_import_that_moves_people_gives_back_the_work_they_can_no_longer_hold
     assert assignees == {kept.pk: mover.pk, left.pk: None, dropped.pk: None, closed.pk: leaver.pk}
     events = Event.objects.for_object(dropped).filter(type=EventType.UNASSIGNED)
     assert [(e.actor_id, e.data) for e in events] == [(None, {"from": leaver.pk, "to": None})]
+
+
+def test_an_import_keeps_the_last_active_admin(teams, tmp_path):
+    """Of two admins a file demotes both: the first goes, the second stays (it would leave
+    nobody to manage users)."""
+    first, second = AdminFactory(email="ada@example.com"), AdminFactory(email="bo@example.com")
+    path = users_file(
+        tmp_path,
+        {"email": first.email, "role": "agent"},
+        {"email": second.email, "role": "requester"},
+    )
+
+    outcome = run("import_users", path)
+
+    assert outcome.errors == [f"line 3: role: {LAST_ADMIN}"]
+    assert run("import_users", path, "--skip-invalid").failure.startswith("1 of 2 rows failed")
+    assert set(User.objects.filter(role="admin").values_list("email", flat=True)) == {
+        "bo@example.com"
+    }
