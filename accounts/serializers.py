@@ -8,7 +8,6 @@ from dispatchdesk.serializers import IdField
 from .models import Team, User, no_semicolon
 from .services import (
     EMAIL_TAKEN,
-    NOT_A_WORKER,
     TEAM_NAME_TAKEN,
     team_create,
     team_name_taken,
@@ -94,19 +93,6 @@ class TeamSerializer(serializers.ModelSerializer):
         if team_name_taken(name, team=self.instance):
             raise serializers.ValidationError(TEAM_NAME_TAKEN)
         return name
-
-    def validate_members(self, members: list[User]) -> list[User]:
-        # Someone deactivated stays a member until taken out: the list a client read and sends
-        # back with a change is valid. Only new members must be able to work.
-        current = set(self.instance.members.values_list("pk", flat=True)) if self.instance else ()
-        refused = [
-            m.pk for m in members if m.pk not in current and not (m.is_active and m.is_worker)
-        ]
-        if refused:
-            raise serializers.ValidationError(
-                f"{NOT_A_WORKER} Not one: {', '.join(map(str, refused))}."
-            )
-        return members
 
     def create(self, validated_data):
         return team_create(**validated_data)

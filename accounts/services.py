@@ -143,8 +143,21 @@ def end_sessions(user: User) -> None:
     )
 
 
+def ensure_may_join(members: Iterable[User], *, current: Iterable[int] = ()) -> None:
+    """Only active agents and supervisors join a team. Someone deactivated stays a member until
+    taken out (`current`: the ids of the members now), so the list a client read and sends back
+    with a change is valid."""
+    kept = set(current)
+    refused = [m.pk for m in members if m.pk not in kept and not (m.is_active and m.is_worker)]
+    if refused:
+        ids = ", ".join(map(str, refused))
+        raise ValidationError({"members": [f"{NOT_A_WORKER} Not one: {ids}."]})
+
+
 @transaction.atomic
 def team_create(*, name: str, members: Iterable[User] = ()) -> Team:
+    members = list(members)
+    ensure_may_join(members)
     with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(name)):
         team = Team.objects.create(name=name)
     team.members.set(members)
@@ -160,6 +173,7 @@ def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, 
         team.save()
     if members is not None:
         members = list(members)
+        ensure_may_join(members, current=team.members.values_list("pk", flat=True))
         # Locked: work assigned to them meanwhile (workflow.assign locks the person first) is
         # either given back below or refused there, never left with someone outside the team.
         leaving = team.members.exclude(pk__in=[member.pk for member in members])

@@ -983,13 +983,11 @@ class ImportCommand(BaseCommand):
             self.stderr.write(line)
         self.stdout.write(report.summary())
         if report.failed:
-            good = report.created + report.updated + report.unchanged
-            if not (skip_invalid and not dry_run):
-                loaded = ""
-            elif report.created + report.updated:
+            loaded = ""
+            if skip_invalid and not dry_run and report.created + report.updated:
                 loaded = "; the others were loaded"
-            else:  # every row failed, or every good one was as the database had it already
-                loaded = "; the others were unchanged" if good else ""
+            elif skip_invalid and not dry_run and report.unchanged:
+                loaded = "; the others were unchanged"
             raise CommandError(f"{report.failed:,} of {counted(report.rows)} failed{loaded}.")
 
 

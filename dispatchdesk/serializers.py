@@ -1,5 +1,6 @@
 """Serializers shared by tickets and work orders."""
 
+from collections.abc import Mapping
 from operator import attrgetter
 
 from django.conf import settings
@@ -47,6 +48,14 @@ def _generic(field):
         return None if value is None else field.to_representation(attribute)
 
     return read
+
+
+def names_someone_else(data, field: str, user) -> bool:
+    """Whether the request body `data` gives `field` another user's id than `user`'s. Checked
+    where a role may name only itself, before the id is looked up: the refusal is then the same
+    whether that id exists or not, and says nothing of who does."""
+    named = data.get(field) if isinstance(data, Mapping) else None
+    return named is not None and str(named) != str(user.pk)
 
 
 class IdField(serializers.PrimaryKeyRelatedField):

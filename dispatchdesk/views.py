@@ -14,7 +14,12 @@ from .etags import etag_for
 from .history import history_visible_to
 from .idempotency import IdempotentCreateMixin
 from .pagination import PAGING_PARAMETERS, LargeListPagination
-from .serializers import AssignSerializer, EventSerializer, TransitionOptionSerializer
+from .serializers import (
+    AssignSerializer,
+    EventSerializer,
+    TransitionOptionSerializer,
+    names_someone_else,
+)
 
 
 class OfferedMethodsFirst:
@@ -130,9 +135,7 @@ class WorkItemViewSet(
     def assign(self, request, pk=None):
         """Set (`{"assignee": id}`) or clear (`{"assignee": null}`) the assignee."""
         obj = self.get_object()
-        named = request.data.get("assignee") if isinstance(request.data, dict) else None
-        if not request.user.is_staff and named is not None and str(named) != str(request.user.pk):
-            # Refused before the id is looked up: the answer says nothing of whether it exists.
+        if not request.user.is_staff and names_someone_else(request.data, "assignee", request.user):
             raise workflow.only_take_or_drop(obj)
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,5 +1,3 @@
-from collections.abc import Mapping
-
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,6 +10,7 @@ from dispatchdesk.serializers import (
     IdField,
     RedirectedFieldsMixin,
     TransitionRequestSerializer,
+    names_someone_else,
 )
 
 from .models import Comment, Ticket
@@ -98,12 +97,9 @@ class TicketSerializer(
 
     def to_internal_value(self, data):
         request = self.context.get("request")
-        if request is not None and request.user.is_requester and isinstance(data, Mapping):
-            named = data.get("requester")
-            if named is not None and str(named) != str(request.user.pk):
-                # Refused before the id is looked up: the answer says nothing of whether it
-                # exists.
-                raise PermissionDenied("Requesters file tickets for themselves.")
+        user = request and request.user
+        if user and user.is_requester and names_someone_else(data, "requester", user):
+            raise PermissionDenied("Requesters file tickets for themselves.")
         return super().to_internal_value(data)
 
     def create(self, validated_data):
