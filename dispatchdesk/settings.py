@@ -381,4 +381,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's defaults give its loggers handlers of their own (a console one when DEBUG is on)
+    # and the level INFO: each record would be written twice, and DJANGO_LOG_LEVEL would not
+    # reach them. They go through the root logger alone (runserver's `django.server` keeps its
+    # own format).
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }

@@ -262,3 +262,31 @@ def test_settings_read_as_written_in_any_case_and_whole_words():
     assert values["LOGGING"]["root"]["level"] == "WARN"
     rates = values["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]
     assert (rates["login"], rates["anon"], rates["user"]) == ("5/hour", None, "100/min")
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_a_log_line_of_django_is_written_once(debug):
+    # Django's own logging sends its loggers' records to a console handler of theirs when
+    # DEBUG is on; ours, on the root logger, wrote each of them a second time.
+    env = {"DJANGO_DEBUG": debug}
+    if debug == "0":
+        env |= {"DJANGO_SECRET_KEY": SECRET_KEY, "DJANGO_ALLOWED_HOSTS": "localhost"}
+    code = (
+        "import logging\n"
+        "logging.getLogger('django.request').warning('Not Found: /nowhere')\n"
+        "logging.getLogger('tickets').warning('ours')\n"
+    )
+    result = run_python(code, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Not Found: /nowhere") == 1, result.stderr
+    assert result.stderr.count("ours") == 1, result.stderr
+
+
+def test_the_log_level_applies_to_django_own_loggers_too():
+    code = "import logging\nlogging.getLogger('django.db.backends').debug('a query')\n"
+
+    result = run_python(code, DJANGO_DEBUG="1", DJANGO_LOG_LEVEL="DEBUG")
+
+    assert result.returncode == 0, result.stderr
+    assert "a query" in result.stderr
