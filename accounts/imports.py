@@ -190,9 +190,14 @@ class UserImport(bulk.Importer):
         if current is None:
             return bulk.Change(where, after)
         changes = bulk.diff(current, after)
-        return bulk.Change(where, after, pk=current["id"], diff=changes) if changes else None
+        if not changes:
+            return None
+        return bulk.Change(
+            where, after, pk=current["id"], diff=changes, version=version_of(current)
+        )
 
     def write(self, plan: bulk.Plan) -> None:
+        self.ensure_unchanged_since_read(plan.updates)
         new_users = [
             User(
                 email=change.values["email"],
@@ -214,11 +219,6 @@ class UserImport(bulk.Importer):
             ["full_name", "role"],
         )
         moved = [change for change in plan.updates if "teams" in change.diff]
-        # Locked as a team's change locks who leaves it (accounts.services.team_update).
-        people = User.objects.select_for_update(no_key=True).filter(
-            pk__in=[change.pk for change in moved]
-        )
-        list(people.order_by("pk").values_list("pk", flat=True))
         Membership = User.teams.through
         Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()
         Membership.objects.bulk_create(
@@ -230,3 +230,38 @@ class UserImport(bulk.Importer):
         regrouped = [change.pk for change in plan.updates if change.diff.keys() & {"role", "teams"}]
         if regrouped:
             release_work(User.objects.filter(pk__in=regrouped), by=self.by)
+
+    def ensure_unchanged_since_read(self, updates: list[bulk.Change]) -> None:
+        """Lock the users to update (as a team's change locks who leaves it) and raise
+        ChangedMeanwhile when any of them changed after the batch was checked, or when the
+        admins that the last-admin rule counted on were demoted or deactivated meanwhile."""
+        demoting = [change for change in updates if is_demoted_admin(change)]
+        if demoting:
+            # Before the users, in the order accounts.services.ensure_an_admin_remains locks them.
+            admins = User.objects.filter(role=Role.ADMIN, is_active=True)
+            locked = admins.select_for_update(no_key=True).order_by("pk")
+            if not set(locked.values_list("pk", flat=True)) - {c.pk for c in demoting}:
+                raise bulk.ChangedMeanwhile([change.where for change in demoting])
+        people = where_in(
+            User.objects.select_for_update(no_key=True), "pk", [c.pk for c in updates]
+        )
+        now = {user["id"]: user for user in people.order_by("pk").values("id", "full_name", "role")}
+        for pk, team_ids in memberships(now).items():
+            now[pk]["teams"] = team_ids
+        stale = [
+            change.where
+            for change in updates
+            if change.pk not in now or version_of(now[change.pk]) != change.version
+        ]
+        if stale:
+            raise bulk.ChangedMeanwhile(stale)
+
+
+def version_of(user: dict[str, Any]) -> tuple:
+    """What an import reads of a user and must find unchanged when it writes (users have no time
+    stamp of their changes to compare, as tickets have: `bulk.Importer.version_field`)."""
+    return user["full_name"], user["role"], user.get("teams", frozenset())
+
+
+def is_demoted_admin(change: bulk.Change) -> bool:
+    return change.version[1] == Role.ADMIN != change.values["role"]

@@ -126,7 +126,7 @@ def ensure_an_admin_remains(user: User) -> None:
     if not active_admins.filter(pk=user.pk).exists():
         return  # not an admin before this change either: nothing to lock
     # `no_key`: see workflow.assign; a plain FOR UPDATE would hold back foreign-key checks.
-    admins = active_admins.select_for_update(no_key=True)
+    admins = active_admins.select_for_update(no_key=True).order_by("pk")
     if list(admins.values_list("pk", flat=True)) == [user.pk]:
         field = "role" if user.is_active else "is_active"
         raise ValidationError({field: [LAST_ADMIN]})

@@ -2,8 +2,9 @@
 
 import pytest
 
+from accounts.imports import UserImport
 from accounts.models import User
-from accounts.services import LAST_ADMIN, NOT_A_WORKER
+from accounts.services import LAST_ADMIN, NOT_A_WORKER, user_update
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.choices import TicketStatus
@@ -200,3 +201,61 @@ def test_an_import_keeps_the_last_active_admin(teams, tmp_path):
     assert set(User.objects.filter(role="admin").values_list("email", flat=True)) == {
         "bo@example.com"
     }
+
+
+def test_a_user_changed_after_the_import_read_them_is_not_overwritten(teams, tmp_path, monkeypatch):
+    """An admin makes someone a supervisor between the import's check and its write: a row that
+    only renames them would have written back the role it read."""
+    ada = AgentFactory(email="ada@example.com", full_name="Ada", teams=[teams["Support"]])
+    bo = AgentFactory(email="bo@example.com", full_name="Bo", teams=[teams["Support"]])
+    admin = AdminFactory()
+    read = UserImport.lookup
+
+    def lookup_then_someone_edits(importer, batch):
+        read(importer, batch)
+        user_update(user=User.objects.get(pk=bo.pk), by=admin, role="supervisor")
+
+    monkeypatch.setattr(UserImport, "lookup", lookup_then_someone_edits)
+    path = users_file(
+        tmp_path,
+        {"email": ada.email, "full_name": "Ada L."},
+        {"email": bo.email, "full_name": "B."},
+    )
+
+    outcome = run("import_users", path)
+
+    assert outcome.failure == (
+        "users.csv: line 3: changed by someone else since the import read them; nothing "
+        "written. Run the import again."
+    )
+    # (The edit ran inside the import's transaction here, so it is rolled back with it.)
+    assert set(User.objects.filter(pk__in=[ada.pk, bo.pk]).values_list("full_name", flat=True)) == {
+        "Ada",
+        "Bo",
+    }
+
+
+def test_an_import_keeps_the_last_admin_when_another_was_demoted_meanwhile(
+    teams, tmp_path, monkeypatch
+):
+    """The file demotes one of three admins; the two others are demoted through the API after
+    the import's check: writing the row would leave nobody to manage users."""
+    first, second = AdminFactory(email="ada@example.com"), AdminFactory(email="bo@example.com")
+    owner = AdminFactory(email="owner@example.com")
+    read = UserImport.lookup
+
+    def lookup_then_the_others_are_demoted(importer, batch):
+        read(importer, batch)
+        for admin in (second, owner):
+            user_update(user=User.objects.get(pk=admin.pk), by=owner, role="agent")
+
+    monkeypatch.setattr(UserImport, "lookup", lookup_then_the_others_are_demoted)
+    path = users_file(tmp_path, {"email": first.email, "role": "agent"})
+
+    outcome = run("import_users", path)
+
+    assert outcome.failure == (
+        "users.csv: line 2: changed by someone else since the import read them; nothing "
+        "written. Run the import again."
+    )
+    assert User.objects.get(pk=first.pk).role == "admin"
