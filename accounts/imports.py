@@ -93,6 +93,13 @@ class Directory:
         if ids:
             self.add(User.objects.filter(pk__in=ids))
 
+    def lock(self, ids: Iterable[int]) -> None:
+        """Lock these people until the transaction ends and read them again: someone taken out
+        of a team or deactivated since (whose row is locked while their work is given back) is
+        then seen as they are afterwards. Before the work they are given, as workflow.assign."""
+        people = User.objects.select_for_update(no_key=True).order_by("pk")
+        self.add(where_in(people, "pk", sorted(set(ids))))
+
     def add(self, users) -> None:
         found = list(users.values_list("id", "email", "role", "is_active"))
         teams = memberships(pk for pk, _, role, _ in found if role in WORKER_ROLES)

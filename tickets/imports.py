@@ -155,6 +155,33 @@ class WorkItemImport(bulk.Importer):
                     ("team", f"The assignee {person} is not a member of {team}; give another.")
                 )
 
+    def write(self, plan: bulk.Plan) -> None:
+        self.ensure_assignees_may_hold(plan)
+        super().write(plan)
+
+    def ensure_assignees_may_hold(self, plan: bulk.Plan) -> None:
+        """Raise ChangedMeanwhile when someone the plan gives work to left its team or stopped
+        being an active worker after the batch was checked (the people are read once an import)."""
+        placed = [
+            change
+            for change in [*plan.creates, *plan.updates]
+            if change.values["assignee_id"] is not None
+            if change.pk is None or change.diff.keys() & {"team_id", "assignee_id"}
+        ]
+        if not placed:
+            return
+        directory = self.directory
+        directory.lock(change.values["assignee_id"] for change in placed)
+        stale = [
+            change.where
+            for change in placed
+            if directory.assignee_problem(
+                directory.by_id[change.values["assignee_id"]], change.values["team_id"]
+            )
+        ]
+        if stale:
+            raise bulk.ChangedMeanwhile(stale)
+
     def event(self, pk: int, data: dict[str, Any]) -> dict[str, Any]:
         return {
             "content_type_id": self.content_type_id,

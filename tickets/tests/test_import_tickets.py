@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Team
+from accounts.services import team_update
 from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
@@ -413,6 +414,35 @@ def test_a_row_changed_after_the_import_read_it_is_not_overwritten(people, tmp_p
     )
     assert Ticket.objects.get(external_ref="T-1").priority == "normal"
     assert Ticket.objects.get(external_ref="T-2").title == "Printer T-2 is jammed"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new ticket", "matched ticket"])
+def test_an_assignee_taken_out_of_the_team_after_the_check_is_not_given_the_work(
+    people, tmp_path, monkeypatch, existing
+):
+    """Alex leaves Support between the import's check of the rows and its write: the rows that
+    give Alex Support's work would put it with someone outside the team."""
+    if existing:
+        assert run("import_tickets", tickets_file(tmp_path, row("T-2"))).ok
+    supervisor = SupervisorFactory()
+    read = TicketImport.lookup
+
+    def lookup_then_alex_leaves(importer, batch):
+        read(importer, batch)
+        team_update(team=people["support"], by=supervisor, members=[])
+
+    monkeypatch.setattr(TicketImport, "lookup", lookup_then_alex_leaves)
+    path = tickets_file(
+        tmp_path, row("T-1"), row("T-2", assignee_email="alex@example.com"), row("T-3")
+    )
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.failure == (
+        "tickets.csv: line 3: changed by someone else since the import read them; nothing "
+        "written. Run the import again."
+    )
+    assert not Ticket.objects.filter(assignee=people["agent"]).exists()
 
 
 def test_skip_invalid_says_nothing_was_loaded_when_nothing_was(people, tmp_path):
