@@ -22,6 +22,7 @@ from tickets.models import Ticket
 from .choices import WorkOrderStatus
 from .models import WorkOrder
 from .serializers import MAX_ESTIMATED_MINUTES
+from .services import ENDS_BEFORE_START
 
 NORMAL, OPEN = Priority.NORMAL.value, WorkOrderStatus.OPEN.value
 WORK_ORDER_COLUMNS = (
@@ -142,7 +143,7 @@ class WorkOrderImport(WorkItemImport):
     def clean_more(self, current, after, errors) -> None:
         start, end = after["scheduled_start"], after["scheduled_end"]
         if start and end and end < start:
-            errors.append(("scheduled_end", "Must not be before the start."))
+            errors.append(("scheduled_end", ENDS_BEFORE_START))
 
     def events(self, plan: bulk.Plan) -> list[dict[str, Any]]:
         """Besides `imported` on each work order, `work_order_linked` on each ticket that the

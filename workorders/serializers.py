@@ -81,13 +81,6 @@ class WorkOrderSerializer(
             # Only tickets the user can see can be linked; others "do not exist".
             self.fields["ticket"].queryset = Ticket.objects.visible_to(request.user)
 
-    def validate(self, attrs):
-        start = attrs.get("scheduled_start", getattr(self.instance, "scheduled_start", None))
-        end = attrs.get("scheduled_end", getattr(self.instance, "scheduled_end", None))
-        if start and end and end < start:
-            raise serializers.ValidationError({"scheduled_end": ["Must not be before the start."]})
-        return attrs
-
     def create(self, validated_data):
         return work_order_create(by=self.context["request"].user, **validated_data)
 

@@ -33,6 +33,28 @@ EDITABLE = frozenset(
 )
 
 
+ENDS_BEFORE_START = "Must not be before the start."
+
+
+def ensure_schedule(work_order: WorkOrder, changes: dict) -> None:
+    """The schedule that `changes` leave ends no earlier than it starts, and a scheduled work
+    order keeps a start (the `schedule` transition needs one; nothing takes it back to open).
+    Checked on the locked row: one read before a change made meanwhile would break the
+    database's own check."""
+    start = changes.get("scheduled_start", work_order.scheduled_start)
+    end = changes.get("scheduled_end", work_order.scheduled_end)
+    if (
+        start is None
+        and "scheduled_start" in changes
+        and work_order.status == WorkOrderStatus.SCHEDULED
+    ):
+        raise ValidationError(
+            {"scheduled_start": ["A scheduled work order keeps a start: give another time."]}
+        )
+    if start and end and end < start:
+        raise ValidationError({"scheduled_end": [ENDS_BEFORE_START]})
+
+
 def ensure_own_team(by: User, team: Team) -> None:
     if not by.is_staff and not by.teams.filter(pk=team.pk).exists():
         raise PermissionDenied(f"Agents work with work orders of their own teams; not {team}.")
@@ -63,6 +85,7 @@ def work_order_create(
         raise PermissionDenied("Requesters do not create work orders.")
     team = team or (ticket.team if ticket else Team.objects.default())
     ensure_own_team(by, team)
+    ensure_schedule(WorkOrder(), fields)
     work_order = WorkOrder(
         title=title,
         ticket=ticket,
@@ -114,6 +137,7 @@ def work_order_update(
     links = ticket is not None and ticket.pk != work_order.ticket_id
     if links and work_order.ticket_id is not None:
         raise Conflict("This work order already belongs to another ticket.")
+    ensure_schedule(work_order, changes)
     work_order = workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
     if links:  # after the edits: the ticket's history names the work order as it now is
         link_to_ticket(work_order, ticket, by)

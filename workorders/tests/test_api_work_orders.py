@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import DEFAULT_TEAM_NAME
+from dispatchdesk import workflow
 from dispatchdesk.models import Event
 from tickets.tests.factories import TicketFactory
 from workorders.models import WorkOrder
@@ -360,6 +361,51 @@ def test_a_patched_schedule_that_ends_before_the_stored_start_is_400(client_for,
 
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"scheduled_end"}
+
+
+def test_a_schedule_set_meanwhile_is_checked_against_not_written_past(
+    client_for, cast, monkeypatch
+):
+    """Someone schedules the start after this request read the work order and before it locks
+    it: the end sent would fall before that start (the database's check: a 500)."""
+    work_order = WorkOrderFactory(team=cast["team"])
+    start = timezone.now() + timedelta(days=2)
+    lock = workflow.lock
+
+    def someone_schedules_then_lock(obj):
+        WorkOrder.objects.filter(pk=obj.pk).update(scheduled_start=start)
+        return lock(obj)
+
+    monkeypatch.setattr(workflow, "lock", someone_schedules_then_lock)
+    end = (start - timedelta(days=1)).isoformat()
+
+    response = client_for(cast["supervisor"]).patch(
+        detail_url(work_order), {"scheduled_end": end}, format="json"
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["fields"] == {"scheduled_end": ["Must not be before the start."]}
+    assert WorkOrder.objects.get(pk=work_order.pk).scheduled_end is None
+
+
+def test_a_scheduled_work_order_keeps_a_start(client_for, cast):
+    start = timezone.now() + timedelta(days=2)
+    work_order = WorkOrderFactory(
+        team=cast["team"], assignee=cast["assignee"], status="scheduled", scheduled_start=start
+    )
+    client = client_for(cast["supervisor"])
+
+    cleared = client.patch(detail_url(work_order), {"scheduled_start": None}, format="json")
+    moved = client.patch(
+        detail_url(work_order),
+        {"scheduled_start": (start + timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+
+    assert cleared.status_code == 400
+    assert set(cleared.json()["fields"]) == {"scheduled_start"}
+    assert moved.status_code == 200
+    assert WorkOrder.objects.get(pk=work_order.pk).scheduled_start == start + timedelta(hours=1)
 
 
 @pytest.mark.parametrize("field", ["status", "assignee"])
