@@ -117,3 +117,22 @@ def test_anonymous_requests_are_401(api_client, cast):
 
     assert api_client.get("/api/v1/tickets/").status_code == 401
     assert api_client.get(f"/api/v1/tickets/{ticket.pk}/").status_code == 401
+
+
+@pytest.mark.parametrize("kind", ["tickets", "work-orders"])
+@pytest.mark.parametrize("query", ["status=closed", "status=nonsense", "search=absent&ordering=x"])
+def test_the_list_parameters_do_not_apply_to_one_object(client_for, cast, kind, query):
+    """A visible object is found whatever the query string holds: only a list is filtered."""
+    from workorders.tests.factories import WorkOrderFactory
+
+    made = {"tickets": TicketFactory, "work-orders": WorkOrderFactory}[kind](team=cast["team"])
+    client = client_for(cast["team_agent"])
+    url = f"/api/v1/{kind}/{made.pk}/"
+
+    read = client.get(f"{url}?{query}")
+    edited = client.patch(f"{url}?{query}", {"title": "Found"}, format="json")
+    history = client.get(f"{url}history/?{query}")
+
+    assert (read.status_code, edited.status_code, history.status_code) == (200, 200, 200)
+    assert read.json()["id"] == made.pk
+    assert edited.json()["title"] == "Found"
