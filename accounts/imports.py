@@ -14,7 +14,7 @@ from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 
 from .choices import WORKER_ROLES, Role
-from .models import DEFAULT_TEAM_NAME, Team, User, cannot_hold_work, may_hold_work
+from .models import Team, User, cannot_hold_work, may_hold_work
 from .services import (
     LAST_ADMIN,
     NOT_A_WORKER,
@@ -46,6 +46,7 @@ class TeamNames:
 
     def __init__(self):
         named = list(Team.objects.values_list("name", "id"))
+        self.default_id = Team.objects.filter(is_default=True).values_list("id", flat=True).first()
         self.exact = dict(named)
         self.names = {pk: name for name, pk in named}
         self.folded: dict[str, list[int]] = {}
@@ -79,9 +80,9 @@ class Directory:
 
     @property
     def default_team_id(self) -> int | None:
-        # An import creates no team, not even the default one that the API would make again
-        # after it was renamed: the rows are checked outside the import's transaction.
-        return self.teams.exact.get(DEFAULT_TEAM_NAME)  # as Team.objects.default() finds it
+        # An import creates no team, not even a default one that is missing (which
+        # Team.objects.default() would make): the rows are checked outside its transaction.
+        return self.teams.default_id
 
     def load(self, *, emails: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
         emails = {email for email in emails if email not in self.by_email}

@@ -84,8 +84,8 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "members", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["id", "name", "members", "is_default", "created_at"]
+        read_only_fields = ["is_default", "created_at"]
         # The name's uniqueness, in any case, is validate_name's (the model's is exact only).
         extra_kwargs = {"name": {"validators": [no_semicolon]}}
 

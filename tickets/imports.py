@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django.contrib.contenttypes.models import ContentType
 
 from accounts.imports import Directory
-from accounts.models import DEFAULT_TEAM_NAME, Team
+from accounts.models import Team
 from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
@@ -24,10 +24,9 @@ from .models import Ticket
 
 NORMAL, NEW = Priority.NORMAL.value, TicketStatus.NEW.value
 RESOLVED, CLOSED = TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value
-# A new row without a team goes to the default team; an import never creates one.
-NO_DEFAULT_TEAM = (
-    f'This field is required: there is no team named "{DEFAULT_TEAM_NAME}" to default to.'
-)
+# A new row without a team goes to the default team; an import never creates one (the
+# default team is only missing where someone deleted it outside the admin, which refuses).
+NO_DEFAULT_TEAM = "This field is required: there is no default team to give the row to."
 
 TICKET_COLUMNS = (
     "external_ref",

@@ -11,7 +11,37 @@ TEAMS_URL = "/api/v1/teams/"
 
 
 def test_a_default_team_exists_after_migrate():
-    assert Team.objects.filter(name=DEFAULT_TEAM_NAME).exists()
+    assert Team.objects.get(is_default=True).name == DEFAULT_TEAM_NAME
+
+
+@pytest.mark.parametrize("name", ["general", "Front desk"])
+def test_the_default_team_renamed_stays_the_default(client_for, name):
+    """Renamed in letter case, work filed without a team failed (500: a second "General"
+    against the names unique in any case); renamed otherwise, it went to a new empty team."""
+    supervisor, requester = SupervisorFactory(), RequesterFactory()
+    default = Team.objects.default()
+    client = client_for(supervisor)
+
+    renamed = client.patch(f"{TEAMS_URL}{default.pk}/", {"name": name}, format="json")
+    ticket = client_for(requester).post("/api/v1/tickets/", {"title": "Printer"}, format="json")
+    work_order = client.post("/api/v1/work-orders/", {"title": "Check it"}, format="json")
+
+    assert renamed.status_code == 200
+    assert renamed.json()["is_default"] is True
+    assert (ticket.status_code, work_order.status_code) == (201, 201), ticket.content[:300]
+    assert ticket.json()["team"] == work_order.json()["team"] == default.pk
+    assert list(Team.objects.values_list("name", flat=True)) == [name]
+
+
+def test_only_the_default_team_says_it_is(client_for):
+    TeamFactory(name="Night shift")
+
+    response = client_for(SupervisorFactory()).get(TEAMS_URL)
+
+    assert {team["name"]: team["is_default"] for team in response.json()["results"]} == {
+        DEFAULT_TEAM_NAME: True,
+        "Night shift": False,
+    }
 
 
 @pytest.mark.parametrize(

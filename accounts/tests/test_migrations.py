@@ -1,4 +1,5 @@
-"""The migration that makes team names unique in any letter case, on data made before it."""
+"""Migrations of teams, on data made before them: names unique in any letter case, the default
+team marked."""
 
 import pytest
 from django.db import connection
@@ -17,6 +18,12 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+def migrate_to_the_latest():
+    """Every app's last migration again, for the tests that follow."""
+    executor = MigrationExecutor(connection)
+    migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_teams_differing_only_in_case_stop_the_migration_with_their_names():
     old_apps = migrate(BEFORE)
     Team = old_apps.get_model("accounts", "Team")
@@ -29,4 +36,28 @@ def test_teams_differing_only_in_case_stop_the_migration_with_their_names():
 
         migrate(AFTER)  # once renamed
     finally:
-        migrate(AFTER)
+        migrate_to_the_latest()
+
+
+@pytest.mark.parametrize("renamed", ["general", None])
+def test_the_default_team_is_marked_as_it_was_found_by_name(renamed):
+    """Renamed in letter case (which made work filed without a team fail), or gone: the team
+    named General in any case becomes the default, or one is made as before."""
+    old_apps = migrate([("accounts", "0004_team_name_without_semicolons")])
+    Team = old_apps.get_model("accounts", "Team")
+    general = Team.objects.get_or_create(name="General")[0]  # as migration 0002 made it
+    Team.objects.create(name="Field")
+    if renamed:
+        Team.objects.filter(pk=general.pk).update(name=renamed)
+    else:
+        general.delete()
+    try:
+        new_apps = migrate([("accounts", "0005_default_team_mark")])
+        Team = new_apps.get_model("accounts", "Team")
+
+        default = Team.objects.get(is_default=True)
+        assert default.name == (renamed or "General")
+        assert (default.pk == general.pk) == bool(renamed)
+        assert Team.objects.filter(is_default=False).count() == 1
+    finally:
+        migrate_to_the_latest()
