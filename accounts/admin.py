@@ -5,12 +5,15 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 
+from dispatchdesk.admin import RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
 from .models import Team, User
 from .services import (
+    EMAIL_TAKEN,
     TEAM_NAME_TAKEN,
+    claiming,
     ensure_an_admin_remains,
     team_name_taken,
     team_update,
@@ -35,10 +38,11 @@ class UserCreationForm(NormalizedEmailMixin, auth_forms.AdminUserCreationForm):
         fields = ("email", "full_name", "role")
 
 
-class UserChangeForm(NormalizedEmailMixin, auth_forms.UserChangeForm):
+class UserChangeForm(RefusesStalePages, NormalizedEmailMixin, auth_forms.UserChangeForm):
     """The API's rules for a change of role, teams or status (accounts.services)."""
 
     actor: User  # who is changing the user: set per request by UserAdmin.get_form
+    guarded = ("email", "full_name", "role", "teams", "is_active")
 
     class Meta:
         model = User
@@ -63,7 +67,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
+class UserAdmin(RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
     """Supervisors may look people up; only admins (superusers) change users and roles."""
 
     importer_class = UserImport
@@ -114,7 +118,9 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
 
     def save_model(self, request, obj, form, change):
         ensure_an_admin_remains(obj)  # as through the API (accounts.services)
-        super().save_model(request, obj, form, change)
+        others = User.objects.exclude(pk=obj.pk).filter(email=obj.email)
+        with claiming("email", EMAIL_TAKEN, others.exists):  # one added meanwhile: a message
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         # Teams through the same service as the API: only agents and supervisors keep any.
@@ -131,8 +137,10 @@ class UserAdmin(ImportAdminMixin, DjangoUserAdmin):
         return request.user.is_active and request.user.is_superuser  # roles are for admins
 
 
-class TeamForm(forms.ModelForm):
+class TeamForm(RefusesStalePages, forms.ModelForm):
     """A team's name and members, as `PATCH teams/{id}/` takes them."""
+
+    guarded = ("name", "members")
 
     members = forms.ModelMultipleChoiceField(
         queryset=User.objects.workers().order_by("email"),
@@ -163,10 +171,14 @@ class TeamForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(RefusalsAsMessages, admin.ModelAdmin):
     form = TeamForm
-    list_display = ("name", "created_at")
+    list_display = ("name", "is_default", "created_at")
     search_fields = ("name",)
+
+    def save_model(self, request, obj, form, change):
+        with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(obj.name, team=obj)):
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -174,4 +186,6 @@ class TeamAdmin(admin.ModelAdmin):
         team_update(team=form.instance, by=request.user, members=form.cleaned_data["members"])
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+        # The default team stays: work filed without a team goes to it. (The bulk deletion asks
+        # this of every chosen team too, and refuses them all.)
+        return request.user.is_superuser and not (obj is not None and obj.is_default)

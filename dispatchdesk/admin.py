@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework.exceptions import APIException
 from rest_framework.serializers import as_serializer_error
@@ -137,7 +138,59 @@ def transition_action(name: str, description: str):
     return action
 
 
-class WorkItemAdmin(admin.ModelAdmin):
+class RefusalsAsMessages:
+    """For a ModelAdmin that saves through the services: a refusal (a rule, or a race that the
+    form's own check could not see) is an error message on the page shown again, never an error
+    page. Nothing is saved: the admin's change view runs in one transaction."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except REFUSALS as exc:
+            self.message_user(request, self.refusal_message(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def refusal_message(self, exc: Exception) -> str:
+        if isinstance(exc, PreconditionFailed):
+            name = self.model._meta.verbose_name
+            return (
+                f"Nothing was saved: this {name} was changed by someone else after you opened it. "
+                "It is shown again as it is now; make your changes again."
+            )
+        return describe_refusal(exc)
+
+
+class RefusesStalePages:
+    """For a ModelForm of a change page whose model has no ETag (users, teams): the page sends
+    the values it showed of the `guarded` fields (Django's hidden initial values), and when
+    someone else changed one of them since, the form raises PreconditionFailed, which
+    RefusalsAsMessages turns into the page shown again as it is now. Otherwise a save from a
+    stale page would write back what it showed: reactivate someone, undo a role, drop a member."""
+
+    guarded: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.guarded:
+            if self.instance.pk and name in self.fields:
+                self.fields[name].show_hidden_initial = True
+
+    def clean(self):
+        cleaned = super().clean()
+        # A post without the values shown (not from the page) has nothing to compare.
+        if not self.instance.pk or not any(key.startswith("initial-") for key in self.data):
+            return cleaned
+        for name in self.guarded:
+            if name not in self.fields:
+                continue
+            field, bound = self.fields[name], self[name]
+            shown = self._widget_data_value(field.hidden_widget(), bound.html_initial_name)
+            if field.has_changed(bound.initial, shown):
+                raise PreconditionFailed()
+        return cleaned
+
+
+class WorkItemAdmin(RefusalsAsMessages, admin.ModelAdmin):
     """What the ticket and work-order admins share.
 
     The change lists stay fast at a million rows: the count is exact up to 1,000 and estimated
@@ -219,7 +272,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     def due(self, obj):
         if obj.due_at is None:
             return "-"
-        when = obj.due_at.strftime("%Y-%m-%d %H:%M")
+        when = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")  # DJANGO_TIME_ZONE
         if obj.is_overdue:
             return format_html(
                 '<strong class="dd-overdue" style="color: #ba2121">⚠ overdue {}</strong>', when
@@ -248,21 +301,6 @@ class WorkItemAdmin(admin.ModelAdmin):
         return request.user.is_superuser and (obj is None or obj.is_terminal)
 
     # Saving through the services, refusals as messages
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except PreconditionFailed:
-            name = self.model._meta.verbose_name
-            stale = (
-                f"Nothing was saved: this {name} was changed by someone else after you opened it. "
-                "It is shown again as it is now; make your changes again."
-            )
-            self.message_user(request, stale, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-        except REFUSALS as exc:
-            self.message_user(request, describe_refusal(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def history_view(self, request, object_id, extra_context=None):
         """The audit trail is the change page's history inline, not Django's log of admin edits

@@ -10,6 +10,7 @@ history are those of the commands (dispatchdesk.bulk). Files are limited to the 
 """
 
 import base64
+import hashlib
 from pathlib import Path
 
 from django import forms
@@ -80,20 +81,34 @@ class ImportAdminMixin:
                 form.add_error("file", str(exc))
             else:
                 report = self.run(rows, upload.name, dry_run=True, by=request.user)
+                checked = hashlib.sha256(content).hexdigest()
                 request.session[self.pending_key] = {
                     "name": upload.name,
                     "format": fmt,
                     "content": base64.b64encode(content).decode("ascii"),
+                    "checked": checked,
                 }
+                return self.render_import(request, form, report, checked=checked)
         return self.render_import(request, form, report)
 
     def confirm(self, request):
-        pending = request.session.pop(self.pending_key, None)
+        pending = request.session.get(self.pending_key)
         if pending is None:
             self.message_user(
                 request, "There is no checked file waiting: upload it again.", messages.ERROR
             )
             return HttpResponseRedirect(request.path)
+        if request.POST.get("checked") != pending["checked"]:
+            # A page left open while another file was checked (in another tab): the waiting file
+            # is not the one this page showed; it stays waiting for its own page.
+            self.message_user(
+                request,
+                f"Nothing was written: the file waiting is {pending['name']}, checked after the "
+                "page you confirmed on. Confirm on its page, or upload yours again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
+        del request.session[self.pending_key]
         content = base64.b64decode(pending["content"])
         skip_invalid = request.POST.get("skip_invalid") == "1"
         try:
@@ -135,7 +150,7 @@ class ImportAdminMixin:
             importer, rows, name=name, dry_run=dry_run, skip_invalid=skip_invalid
         )
 
-    def render_import(self, request, form, report):
+    def render_import(self, request, form, report, *, checked: str = ""):
         opts = self.model._meta
         errors = report.error_lines() if report else []
         context = {
@@ -149,5 +164,7 @@ class ImportAdminMixin:
             "columns": ", ".join(self.importer_class.columns),
             "max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
             "checked": report is not None and report.dry_run,
+            # Names the file this page checked, for its confirmation (see `confirm`).
+            "checked_file": checked,
         }
         return TemplateResponse(request, "admin/dispatchdesk/import.html", context)

@@ -7,7 +7,7 @@ admin must apply the same rules and write the same history as the API.
 
 import html
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -19,8 +19,10 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import admin as accounts_admin
 from accounts.choices import Role
 from accounts.models import Team, User
+from accounts.services import LAST_ADMIN, team_update, user_update
 from accounts.tests.factories import (
     AdminFactory,
     AgentFactory,
@@ -409,6 +411,20 @@ def test_an_id_filter_beyond_any_id_lists_nothing(as_supervisor, board, url, par
     assert response.status_code == 200
     assert shown_ids(response) == set()
     assert response.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("url", [TICKETS, WORK_ORDERS])
+def test_the_due_column_shows_the_time_of_the_installation(as_supervisor, team, settings, url):
+    """DJANGO_TIME_ZONE, as the change page and the other times of the list show it."""
+    settings.TIME_ZONE = "America/New_York"
+    due = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
+    factory = TicketFactory if url == TICKETS else WorkOrderFactory
+    factory(team=team, due_at=due)
+
+    page = as_supervisor.get(url).content.decode()
+
+    assert "2030-01-15 07:00" in page
+    assert "2030-01-15 12:00" not in page
 
 
 def test_only_overdue_rows_are_marked(as_supervisor, team):
@@ -2061,3 +2077,127 @@ def test_the_history_of_an_unknown_object_answers_as_django_does(as_supervisor):
 def test_groups_are_not_offered_as_roles_decide_everything(as_admin):
     assert as_admin.get("/admin/auth/group/").status_code == 404
     assert "/admin/auth/group/" not in as_admin.get("/admin/").content.decode()
+
+
+@pytest.mark.parametrize("how", ["one", "bulk"])
+def test_the_default_team_cannot_be_deleted(as_admin, team, how):
+    """Work filed without a team goes to it (a new one would be made, nobody in it)."""
+    default = Team.objects.default()
+    teams_url = "/admin/accounts/team/"
+
+    if how == "one":
+        response = as_admin.post(f"{teams_url}{default.pk}/delete/", {"post": "yes"})
+    else:
+        chosen = {"action": "delete_selected", "_selected_action": [default.pk, team.pk]}
+        response = as_admin.post(teams_url, {**chosen, "post": "yes"})
+
+    assert response.status_code == 403
+    assert set(Team.objects.values_list("pk", flat=True)) == {default.pk, team.pk}
+    assert as_admin.get(teams_url).status_code == 200
+
+
+def test_two_admins_demoting_each_other_get_a_message_not_an_error_page(
+    as_admin, admin_user, monkeypatch
+):
+    """The other admin demotes this one after the form's checks and before the save: the last
+    active admin stays one, said on the page as the API says it (400), nothing saved."""
+    other = AdminFactory(full_name="Bo Admin")
+    url = f"/admin/accounts/user/{other.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    data["role"] = Role.SUPERVISOR
+    check = accounts_admin.ensure_an_admin_remains
+
+    def demoted_meanwhile_then_check(user):
+        User.objects.filter(pk=admin_user.pk).update(role=Role.SUPERVISOR)
+        check(user)
+
+    monkeypatch.setattr(accounts_admin, "ensure_an_admin_remains", demoted_meanwhile_then_check)
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 302
+    assert messages_of(response) == [("error", f"role: {LAST_ADMIN}")]
+    assert User.objects.get(pk=other.pk).role == Role.ADMIN
+
+
+@pytest.mark.parametrize("kind", ["team", "user"])
+def test_a_name_taken_meanwhile_in_the_admin_is_a_message_not_an_error_page(
+    as_admin, monkeypatch, kind
+):
+    """Someone adds the same team name or email after the form's checks, before the save.
+    (Here within the admin's own transaction, so that row is rolled back with it.)"""
+    if kind == "team":
+        model, url, data = Team, "/admin/accounts/team/add/", {"name": "Night shift"}
+        other = Team(name="night shift")
+        taken = "name: A team with this name already exists."
+    else:
+        model, url = User, "/admin/accounts/user/add/"
+        data = form_data(as_admin.get(url), "user_form")
+        data.update(email="kim@example.com", role=Role.REQUESTER, usable_password="false")
+        other = User(email="kim@example.com", role=Role.REQUESTER)
+        taken = "email: A user with this email already exists."
+    admin_class = type(admin.site._registry[model])
+    validated = admin_class.save_form
+
+    def validated_then_someone_adds(self, request, form, change):
+        model.objects.bulk_create([other])
+        return validated(self, request, form, change)
+
+    monkeypatch.setattr(admin_class, "save_form", validated_then_someone_adds)
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 302
+    assert messages_of(response) == [("error", taken)]
+
+
+@pytest.mark.parametrize("meanwhile", ["deactivated", "made a supervisor", "given a team"])
+def test_a_user_page_made_stale_by_someone_else_saves_nothing(
+    as_admin, admin_user, agent, other_team, meanwhile
+):
+    """The page would have written back what it showed: reactivated someone, undone a role,
+    taken a team (and its work) away again."""
+    url = f"/admin/accounts/user/{agent.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    data["full_name"] = "Alex A. Agent"
+    changes = {
+        "deactivated": {"is_active": False},
+        "made a supervisor": {"role": Role.SUPERVISOR},
+        "given a team": {"teams": [*agent.teams.all(), other_team]},
+    }[meanwhile]
+    user_update(user=User.objects.get(pk=agent.pk), by=admin_user, **changes)
+    before = User.objects.values("full_name", "role", "is_active").get(pk=agent.pk)
+    teams_before = set(User.objects.get(pk=agent.pk).teams.all())
+
+    response = as_admin.post(url, data)
+
+    assert response.status_code == 302
+    assert response.url == url
+    ((level, message),) = messages_of(response)
+    assert level == "error"
+    assert message.startswith("Nothing was saved: this user was changed by someone else")
+    assert User.objects.values("full_name", "role", "is_active").get(pk=agent.pk) == before
+    assert set(User.objects.get(pk=agent.pk).teams.all()) == teams_before
+    # The page shown again saves, now that it shows what is there.
+    again = form_data(as_admin.get(url), "user_form")
+    again["full_name"] = "Alex A. Agent"
+    assert as_admin.post(url, again).status_code == 302
+    assert User.objects.get(pk=agent.pk).full_name == "Alex A. Agent"
+
+
+def test_a_team_page_made_stale_by_a_new_member_saves_nothing(as_supervisor, supervisor, team):
+    """Renaming from a page opened before someone joined would have taken them out again (and
+    given their work back)."""
+    url = f"/admin/accounts/team/{team.pk}/change/"
+    data = form_data(as_supervisor.get(url), "team_form")
+    data["name"] = "Support desk"
+    newcomer = AgentFactory()
+    team_update(team=team, by=supervisor, members=[*team.members.all(), newcomer])
+
+    response = as_supervisor.post(url, data)
+
+    assert response.status_code == 302
+    assert messages_of(response)[0][1].startswith("Nothing was saved: this team was changed")
+    team.refresh_from_db()
+    assert team.name == "Support"
+    assert newcomer in team.members.all()

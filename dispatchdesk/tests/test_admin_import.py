@@ -7,6 +7,7 @@ are checked, because the page must do exactly what `manage.py import_*` does.
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -77,12 +78,20 @@ def csv_file(rows: list[dict], name="tickets.csv", columns=TICKET_COLUMNS) -> Si
     return SimpleUploadedFile(name, out.getvalue().encode("utf-8"), content_type="text/csv")
 
 
+CHECKED_FILE = re.compile(r'<input type="hidden" name="checked" value="([0-9a-f]*)">')
+
+
 def upload(client, url, file, **fields):
-    return client.post(url, {"file": file, **fields})
+    """Check a file; the page's confirmation names it, as the browser's page would send it."""
+    response = client.post(url, {"file": file, **fields})
+    found = CHECKED_FILE.search(response.content.decode())
+    client.checked_file = found.group(1) if found else ""
+    return response
 
 
-def confirm(client, url, skip_invalid=False):
+def confirm(client, url, skip_invalid=False, checked_file=None):
     data = {"confirm": "1", **({"skip_invalid": "1"} if skip_invalid else {})}
+    data["checked"] = client.checked_file if checked_file is None else checked_file
     return client.post(url, data)
 
 
@@ -275,3 +284,26 @@ def test_a_file_over_the_request_limit_is_refused_before_it_is_read(world, as_us
     assert refused["Content-Type"] == "text/plain; charset=utf-8"
     assert "manage.py import_tickets" in refused.content.decode()
     assert not Ticket.objects.exists()
+
+
+def test_a_confirmation_imports_the_file_its_page_checked_or_nothing(world, as_user):
+    """Two tabs: a file checked in the first, another in the second; the first tab's button
+    would have imported the second file, which its page never showed."""
+    client = as_user(world["supervisor"])
+    upload(client, TICKET_IMPORT, csv_file([ticket_row("A-1")]))
+    first_page = client.checked_file
+    upload(client, TICKET_IMPORT, csv_file([ticket_row(f"B-{n}") for n in range(5)], "b.csv"))
+
+    refused = confirm(client, TICKET_IMPORT, checked_file=first_page)
+
+    assert refused.status_code == 302
+    assert said(refused) == [
+        "Nothing was written: the file waiting is b.csv, checked after the page you confirmed "
+        "on. Confirm on its page, or upload yours again."
+    ]
+    assert not Ticket.objects.exists()
+    # The second file still waits for its own page.
+    assert confirm(client, TICKET_IMPORT).status_code == 302
+    assert sorted(Ticket.objects.values_list("external_ref", flat=True)) == [
+        f"B-{n}" for n in range(5)
+    ]
