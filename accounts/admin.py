@@ -5,7 +5,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 
-from dispatchdesk.admin import RefusalsAsMessages, RefusesStalePages
+from dispatchdesk.admin import NoNulInChangeListQuery, RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
@@ -67,7 +67,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
+class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
     """Supervisors may look people up; only admins (superusers) change users and roles."""
 
     importer_class = UserImport
@@ -171,7 +171,7 @@ class TeamForm(RefusesStalePages, forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(RefusalsAsMessages, admin.ModelAdmin):
+class TeamAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin):
     form = TeamForm
     list_display = ("name", "is_default", "created_at")
     search_fields = ("name",)

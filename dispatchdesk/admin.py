@@ -6,6 +6,7 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -106,6 +107,18 @@ class EditableRowsInline(admin.TabularInline):
             formfield.show_hidden_initial = True
         return formfield
 
+    # Verified and cancelled work is shown read-only, its rows too (the services refuse them):
+    # not as inputs whose save fails.
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not is_terminal(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not is_terminal(obj)
+
+
+def is_terminal(obj) -> bool:
+    return obj is not None and obj.is_terminal
+
 
 def row_edit(row) -> tuple[dict, dict]:
     """The edit of an existing row of an EditableRowsInline: {field: new value} of the fields
@@ -136,6 +149,17 @@ def transition_action(name: str, description: str):
     action.__name__ = f"fire_{name}"
     action.short_description = description
     return action
+
+
+class NoNulInChangeListQuery:
+    """A NUL character in a change list's query string (a filter's value) would reach
+    PostgreSQL, whose text cannot hold one: a 500. It gets the admin's answer to a filter it
+    cannot apply instead: the list again, unfiltered (`?e=1`)."""
+
+    def get_changelist_instance(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("A NUL character in the query string.")
+        return super().get_changelist_instance(request)
 
 
 class RefusalsAsMessages:
@@ -190,7 +214,7 @@ class RefusesStalePages:
         return cleaned
 
 
-class WorkItemAdmin(RefusalsAsMessages, admin.ModelAdmin):
+class WorkItemAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin):
     """What the ticket and work-order admins share.
 
     The change lists stay fast at a million rows: the count is exact up to 1,000 and estimated

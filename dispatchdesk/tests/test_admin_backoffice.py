@@ -2201,3 +2201,38 @@ def test_a_team_page_made_stale_by_a_new_member_saves_nothing(as_supervisor, sup
     team.refresh_from_db()
     assert team.name == "Support"
     assert newcomer in team.members.all()
+
+
+@pytest.mark.parametrize("status", [WorkOrderStatus.VERIFIED, WorkOrderStatus.CANCELLED])
+def test_the_rows_of_finished_work_are_shown_read_only(as_supervisor, team, agent, status):
+    wo = WorkOrderFactory(team=team, status=status, assignee=agent)
+    ChecklistItemFactory(work_order=wo, text="Drain the tank")
+    TimeEntryFactory(work_order=wo, user=agent, minutes=30)
+
+    response = as_supervisor.get(change_url(wo))
+    data = form_data(response, "workorder_form")
+
+    assert "Drain the tank" in response.content.decode()
+    assert not {"checklist-0-text", "checklist-1-text", "time_entries-0-minutes"} & set(data)
+    assert data["checklist-TOTAL_FORMS"] == "1"  # the existing row, no blank one to add
+    assert data["time_entries-TOTAL_FORMS"] == "1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{TICKETS}?status__exact=%00",
+        f"{WORK_ORDERS}?priority__exact=%00",
+        f"{TICKETS}?title=%00",
+        "/admin/accounts/user/?role__exact=%00",
+        "/admin/accounts/team/?name=%00",
+    ],
+)
+def test_a_nul_character_in_a_change_list_filter_is_not_an_error_page(as_admin, url):
+    """PostgreSQL's text cannot hold one (a 500 there); answered as any filter the list cannot
+    apply, on every database."""
+    response = as_admin.get(url)
+
+    assert response.status_code == 302
+    assert response.url.endswith("?e=1")
+    assert as_admin.get(response.url).status_code == 200
