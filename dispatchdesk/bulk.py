@@ -1077,9 +1077,12 @@ class ExportCommand(BaseCommand):
 
     def export_to_file(self, output: str, fmt: str) -> None:
         """Into a new file beside `output`, which replaces it once the export is whole: a
-        failure leaves an earlier export there as it was, not a truncated one."""
-        target = Path(output)
+        failure leaves an earlier export there as it was, not a truncated one. As `> output`
+        would, a link is followed (the file it points at is replaced) and a file replaced keeps
+        its permissions."""
         try:
+            target = Path(output).resolve()
+            mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~current_umask()
             with tempfile.NamedTemporaryFile(
                 "w",
                 encoding="utf-8",
@@ -1096,10 +1099,12 @@ class ExportCommand(BaseCommand):
                     out.close()
                     partial.unlink(missing_ok=True)
                     raise
-            partial.chmod(0o666 & ~current_umask())  # as `open` would have made it
+            partial.chmod(mode)
             partial.replace(target)
         except OSError as exc:
             raise CommandError(f"{output}: cannot be written ({exc.strerror}).") from None
+        except RuntimeError:  # Path.resolve() going round a loop of links
+            raise CommandError(f"{output}: cannot be written (a loop of links).") from None
 
     def counted(self) -> Iterator[dict[str, Any]]:
         for row in self.rows():

@@ -177,16 +177,34 @@ def test_an_export_that_fails_leaves_the_earlier_file_as_it_was(people, tmp_path
     assert [path.name for path in tmp_path.iterdir()] == ["tickets.csv"]
 
 
-def test_an_export_replaces_the_file_with_the_usual_permissions(people, tmp_path):
+def test_a_new_export_file_gets_the_usual_permissions(people, tmp_path):
     TicketFactory(external_ref="T-1")
     output = tmp_path / "tickets.csv"
-    output.write_text("old", encoding="utf-8")
 
     outcome = run("export_tickets", "-o", output)
 
     assert outcome.errors[0].startswith(f"Exported tickets: 1 row to {output} in ")
     assert output.read_text(encoding="utf-8").startswith("external_ref,")
     assert output.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def test_an_export_over_a_file_keeps_its_permissions_and_its_link(people, tmp_path):
+    """As `> file` would: a file kept private stays so, and a link keeps pointing at the file,
+    which gets the export (the link was replaced by a file of its own)."""
+    TicketFactory(external_ref="T-1")
+    kept = tmp_path / "exports" / "tickets.csv"
+    kept.parent.mkdir()
+    kept.write_text("old", encoding="utf-8")
+    kept.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(kept)
+
+    assert run("export_tickets", "-o", link).ok
+
+    assert link.is_symlink()
+    assert kept.read_text(encoding="utf-8").startswith("external_ref,")
+    assert kept.stat().st_mode & 0o777 == 0o640
+    assert sorted(path.name for path in kept.parent.iterdir()) == ["tickets.csv"]
 
 
 def test_export_refuses_an_output_of_unknown_format(people, tmp_path):
