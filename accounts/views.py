@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
 from dispatchdesk.idempotency import IdempotentCreateMixin
-from dispatchdesk.views import OfferedMethodsFirst
+from dispatchdesk.views import ID_IN_URL, OfferedMethodsFirst
 
 from . import tokens
 from .filtersets import TeamFilterSet, UserFilterSet
@@ -32,6 +32,7 @@ class UserViewSet(
     permission_classes = [UserPermission]
     filterset_class = UserFilterSet
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = ID_IN_URL
 
     def get_queryset(self):
         return User.objects.visible_to(self.request.user).prefetch_related("teams")
@@ -53,6 +54,7 @@ class TeamViewSet(
     permission_classes = [TeamPermission]
     filterset_class = TeamFilterSet
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = ID_IN_URL
 
 
 class MeView(generics.RetrieveAPIView):

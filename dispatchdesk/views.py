@@ -33,6 +33,12 @@ class OfferedMethodsFirst:
         super().initial(request, *args, **kwargs)
 
 
+# An object's id in its URL as written once: not `0002`, nor digits of other scripts, which
+# int() reads as the same id (a path then names an object many ways, and a key's stored path
+# could outgrow its column). At most 19 digits: a bigint.
+ID_IN_URL = r"[1-9][0-9]{0,18}"
+
+
 class WorkItemViewSet(
     OfferedMethodsFirst,
     IdempotentCreateMixin,
@@ -44,6 +50,7 @@ class WorkItemViewSet(
 ):
     # Nothing is deleted through the API (DELETE answers 405); PATCH only, no PUT.
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = ID_IN_URL
     pagination_class = LargeListPagination
     transition_request_serializer = None  # set by each subclass
 

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from dispatchdesk.idempotency import HEADER_PARAMETER, idempotent
 from dispatchdesk.serializers import AssignSerializer
-from dispatchdesk.views import WorkItemViewSet
+from dispatchdesk.views import ID_IN_URL, WorkItemViewSet
 
 from . import services
 from .filtersets import WorkOrderFilterSet
@@ -78,7 +78,7 @@ class WorkOrderViewSet(WorkItemViewSet):
     @action(
         detail=True,
         methods=["patch"],
-        url_path=r"checklist/(?P<item_pk>[0-9]+)",
+        url_path=rf"checklist/(?P<item_pk>{ID_IN_URL})",
         serializer_class=ChecklistItemSerializer,
         filterset_class=None,
     )
@@ -118,7 +118,7 @@ class WorkOrderViewSet(WorkItemViewSet):
     @action(
         detail=True,
         methods=["patch"],
-        url_path=r"time-entries/(?P<entry_pk>[0-9]+)",
+        url_path=rf"time-entries/(?P<entry_pk>{ID_IN_URL})",
         serializer_class=TimeEntrySerializer,
         filterset_class=None,
     )

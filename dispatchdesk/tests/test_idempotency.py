@@ -116,3 +116,19 @@ def test_keys_past_their_time_are_removed_whoever_sent_them(client_for, cast, cr
     client_for(cast[who]).post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="new")
 
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.parametrize("kind", ["comment", "checklist item", "time entry"])
+@pytest.mark.parametrize("written", ["0" * 300 + "{pk}", "0{pk}", "１"])
+def test_an_object_is_named_by_its_id_as_written_once(client_for, cast, creates, kind, written):
+    """`0002`, or 300 zeros before it, or a digit of another script, named the same object (its
+    id read with int()): a create under such a path with a key stored a path longer than its
+    column (PostgreSQL refused it: a 500). Only the id as written once is an object's path."""
+    who, path, body, model = creates[kind]
+    pk = path.split("/")[4]
+    odd = path.replace(f"/{pk}/", "/" + written.format(pk=pk) + "/", 1)
+
+    response = client_for(cast[who]).post(odd, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert response.status_code == 404
+    assert not model.objects.exists()
