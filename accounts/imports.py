@@ -239,6 +239,17 @@ class UserImport(bulk.Importer):
         if regrouped:
             release_work(User.objects.filter(pk__in=regrouped), by=self.by)
 
+    def lock_ahead(self, rows: list[bulk.Row]) -> None:
+        """The users the file names, and first the active admins when it names one (a row may
+        demote them), in the order ensure_unchanged_since_read and the API's last-admin rule
+        lock them. Locked batch by batch, they would be locked after the work earlier batches
+        gave back (release_work), while the API locks people before their work."""
+        named = where_in(User.objects.all(), "email", self.given_values(rows, "email"))
+        admins = User.objects.filter(role=Role.ADMIN, is_active=True)
+        if admins.filter(pk__in=named.values("pk")).exists():
+            list(admins.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        list(named.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+
     def ensure_unchanged_since_read(self, updates: list[bulk.Change]) -> None:
         """Lock the users to update (as a team's change locks who leaves it) and raise
         ChangedMeanwhile when any of them changed after the batch was checked, or when the

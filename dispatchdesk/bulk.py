@@ -12,6 +12,7 @@ workorders/imports.py.
 """
 
 import argparse
+import contextlib
 import csv
 import gc
 import io
@@ -553,6 +554,21 @@ class Importer:
     def lookup(self, batch: list[dict[str, Any]]) -> None:
         """Fetch what the batch's rows refer to (existing objects, people, teams)."""
 
+    def lock_ahead(self, rows: list[Row]) -> None:
+        """Before an all-or-nothing run writes anything (its batches share one transaction),
+        lock the rows its writes would otherwise lock after earlier batches' rows, against the
+        order the API locks them in. Nothing by default."""
+
+    def given_values(self, rows: list[Row], column: str) -> set:
+        """The values that the valid, non-empty cells of `column` give."""
+        parse, found = self.columns[column], set()
+        for row in rows:
+            text = row.values.get(column, "").strip()
+            if text:
+                with contextlib.suppress(Invalid):  # the row's check reports it
+                    found.add(parse(text))
+        return found
+
     def clean(self, given: dict[str, Any], errors: list, *, where: str) -> Change | None:
         raise NotImplementedError
 
@@ -843,6 +859,8 @@ def run_import(
                 account(plan)
         else:
             with transaction.atomic():
+                if not dry_run:
+                    importer.lock_ahead(rows)
                 for plan in plans:
                     if not (dry_run or report.failed or plan.failed_rows):
                         importer.write(plan)

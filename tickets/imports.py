@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 
 from accounts.imports import Directory
-from accounts.models import Team
+from accounts.models import Team, User
 from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
@@ -153,6 +154,22 @@ class WorkItemImport(bulk.Importer):
                 errors.append(
                     ("team", f"The assignee {person} is not a member of {team}; give another.")
                 )
+
+    def lock_ahead(self, rows: list[bulk.Row]) -> None:
+        """Everyone the file may give work to: the people it names as assignees, and those who
+        hold the work it moves to another team. Locked batch by batch (`write`), they would be
+        locked after earlier batches' rows, while the API locks people before their work
+        (workflow.assign, accounts.services.team_update): the two could deadlock."""
+        named = where_in(User.objects.all(), "email", self.given_values(rows, "assignee_email"))
+        moved = [
+            row.values["external_ref"].strip()
+            for row in rows
+            if row.values.get("team", "").strip()
+            and not row.values.get("assignee_email", "").strip()
+        ]
+        holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
+        people = User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders))
+        list(people.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
 
     def write(self, plan: bulk.Plan) -> None:
         self.ensure_assignees_may_hold(plan)

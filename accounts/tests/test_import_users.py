@@ -1,10 +1,15 @@
 """`manage.py import_users`: people matched by email, with the API's rules for roles and teams."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 
 from accounts.imports import UserImport
 from accounts.models import User
 from accounts.services import LAST_ADMIN, NOT_A_WORKER, user_update
+from dispatchdesk import workflow
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.choices import TicketStatus
@@ -259,3 +264,56 @@ def test_an_import_keeps_the_last_admin_when_another_was_demoted_meanwhile(
         "written. Run the import again."
     )
     assert User.objects.get(pk=first.pk).role == "admin"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and deadlocks: PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
+    teams, tmp_path, monkeypatch
+):
+    """Batch 1 makes Ada a requester, giving back her ticket (locked); the API then assigns Bo
+    to it (Bo locked, then the ticket: it waits); batch 2 renames Bo. Bo locked only then, the
+    two waited on each other."""
+    support = teams["Support"]
+    ada = AgentFactory(email="ada@example.com", teams=[support])
+    bo = AgentFactory(email="bo@example.com", teams=[support])
+    ticket = TicketFactory(team=support, assignee=ada, status=TicketStatus.OPEN)
+    admin = AdminFactory()
+    assigning, outcome = threading.Event(), {}
+
+    def assign_bo():
+        assigning.wait()
+        try:
+            workflow.assign(Ticket.objects.get(pk=ticket.pk), by=admin, to=bo)
+            outcome["api"] = "assigned"
+        except Exception as exc:
+            outcome["api"] = repr(exc)
+        finally:
+            connection.close()
+
+    api = threading.Thread(target=assign_bo)
+    api.start()
+    write = UserImport.write
+
+    def write_the_second_batch_after_the_api_started(importer, plan):
+        if plan.updates and plan.updates[0].pk == bo.pk:
+            assigning.set()
+            time.sleep(0.5)  # the API locks what it can and waits
+        write(importer, plan)
+
+    monkeypatch.setattr(UserImport, "write", write_the_second_batch_after_the_api_started)
+    path = users_file(
+        tmp_path, {"email": ada.email, "role": "requester"}, {"email": bo.email, "full_name": "B."}
+    )
+
+    try:
+        imported = run("import_users", path, "--batch-size", "1")
+    finally:
+        assigning.set()
+        api.join(timeout=30)
+
+    assert imported.ok, (imported.failure, imported.errors)
+    assert outcome == {"api": "assigned"}
+    assert Ticket.objects.get(pk=ticket.pk).assignee == bo

@@ -1,6 +1,8 @@
 """`manage.py import_tickets`: every row checked by the API's rules, all or nothing, idempotent."""
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Team
 from accounts.services import team_update
 from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
+from dispatchdesk import workflow
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.imports import TICKET_COLUMNS, TicketImport
@@ -639,3 +642,54 @@ def test_queries_grow_with_the_batches_not_the_rows(people, tmp_path):
     # statements of at most 999 parameters, still far from a query per row.
     assert counts[4] <= 4 * 15 + 10, counts
     assert counts[2] < counts[4], counts
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and deadlocks: PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
+    people, tmp_path, monkeypatch
+):
+    """Batch 1 locks T-1; the API then assigns Alex to T-1 (Alex locked, then T-1: it waits);
+    batch 2 gives Alex a new ticket. Alex locked only then, the two waited on each other."""
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1"))).ok
+    first = Ticket.objects.get(external_ref="T-1")
+    supervisor = SupervisorFactory()
+    assigning, outcome = threading.Event(), {}
+
+    def assign_alex():
+        assigning.wait()
+        try:
+            workflow.assign(Ticket.objects.get(pk=first.pk), by=supervisor, to=people["agent"])
+            outcome["api"] = "assigned"
+        except Exception as exc:
+            outcome["api"] = repr(exc)
+        finally:
+            connection.close()
+
+    api = threading.Thread(target=assign_alex)
+    api.start()
+    write = TicketImport.write
+
+    def write_the_second_batch_after_the_api_started(importer, plan):
+        if plan.creates:  # the second batch
+            assigning.set()
+            time.sleep(0.5)  # the API locks what it can and waits
+        write(importer, plan)
+
+    monkeypatch.setattr(TicketImport, "write", write_the_second_batch_after_the_api_started)
+    path = tickets_file(
+        tmp_path, row("T-1", title="Renamed"), row("T-2", assignee_email="alex@example.com")
+    )
+
+    try:
+        imported = run("import_tickets", path, "--batch-size", "1")
+    finally:
+        assigning.set()
+        api.join(timeout=30)
+
+    assert imported.ok, (imported.failure, imported.errors)
+    assert outcome == {"api": "assigned"}
+    assert Ticket.objects.get(external_ref="T-2").assignee == people["agent"]
+    assert Ticket.objects.get(pk=first.pk).assignee == people["agent"]
