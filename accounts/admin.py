@@ -81,7 +81,7 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
     filter_horizontal = ("teams",)
     readonly_fields = ("date_joined", "last_login")
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "password", "shown_version")}),
         ("Profile", {"fields": ("full_name", "role", "teams", "is_active")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -113,7 +113,7 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
             return fieldsets
         # Read-only viewers (supervisors) get no "Reset password" link to a page they may not open.
         (name, options), *rest = fieldsets
-        fields = tuple(field for field in options["fields"] if field != "password")
+        fields = tuple(f for f in options["fields"] if f not in ("password", "shown_version"))
         return ((name, {**options, "fields": fields}), *rest)
 
     def save_model(self, request, obj, form, change):

@@ -15,10 +15,17 @@ TEAM_NAME_TAKEN = "A team with this name already exists."
 class TeamManager(models.Manager):
     def default(self) -> "Team":
         """The team that work goes to when none is given: made by a migration, the default
-        whatever it is renamed to, and never deleted (the admin refuses). Made again, as the
-        migration makes it, only where it is missing (a test's emptied database)."""
+        whatever it is renamed to, and never deleted (the admin refuses)."""
         team = self.filter(is_default=True).first()
-        return team or self.create(name=DEFAULT_TEAM_NAME, is_default=True)
+        if team is None:
+            # Missing only where it was deleted outside the admin (or in a test's emptied
+            # database): as the migration does, the team named General in any case becomes the
+            # default, or is made.
+            team = self.filter(name__iexact=DEFAULT_TEAM_NAME).first()
+            team = team or self.model(name=DEFAULT_TEAM_NAME)
+            team.is_default = True
+            team.save()
+        return team
 
 
 # Imports list a user's teams separated by `;` (accounts.imports).

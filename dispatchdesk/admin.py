@@ -5,6 +5,10 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 (roles, guards, row locks) and writes the same history as the API. Refusals become messages.
 """
 
+import hashlib
+import json
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
@@ -12,6 +16,7 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -184,33 +189,36 @@ class RefusalsAsMessages:
         return describe_refusal(exc)
 
 
-class RefusesStalePages:
-    """For a ModelForm of a change page whose model has no ETag (users, teams): the page sends
-    the values it showed of the `guarded` fields (Django's hidden initial values), and when
-    someone else changed one of them since, the form raises PreconditionFailed, which
-    RefusalsAsMessages turns into the page shown again as it is now. Otherwise a save from a
-    stale page would write back what it showed: reactivate someone, undo a role, drop a member."""
+class RefusesStalePages(forms.Form):
+    """For a ModelForm of a change page whose model has no ETag (users, teams): the page carries
+    a digest of the `guarded` fields as it showed them (kept when the page is shown again with
+    errors), and when someone else changed one of them since, the form raises
+    PreconditionFailed, which RefusalsAsMessages turns into the page shown again as it is now.
+    Otherwise a save from a stale page would write back what it showed: reactivate someone, undo
+    a role, take a new member out again."""
 
     guarded: tuple[str, ...] = ()
+    shown_version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["shown_version"].initial = self.version  # worked out when shown
+
+    def version(self) -> str:
+        """A digest of the guarded fields' values in the database (as the form reads them)."""
+        values = []
         for name in self.guarded:
-            if self.instance.pk and name in self.fields:
-                self.fields[name].show_hidden_initial = True
+            value = self.get_initial_for_field(self.fields[name], name)
+            if isinstance(value, (list, tuple, QuerySet)):  # related objects: their ids
+                value = sorted(getattr(item, "pk", item) for item in value)
+            values.append(value)
+        return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:32]
 
     def clean(self):
         cleaned = super().clean()
-        # A post without the values shown (not from the page) has nothing to compare.
-        if not self.instance.pk or not any(key.startswith("initial-") for key in self.data):
-            return cleaned
-        for name in self.guarded:
-            if name not in self.fields:
-                continue
-            field, bound = self.fields[name], self[name]
-            shown = self._widget_data_value(field.hidden_widget(), bound.html_initial_name)
-            if field.has_changed(bound.initial, shown):
-                raise PreconditionFailed()
+        shown = cleaned.get("shown_version")  # none: a post that is not from the page
+        if self.instance.pk and shown and shown != self.version():
+            raise PreconditionFailed()
         return cleaned
 
 

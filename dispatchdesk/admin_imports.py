@@ -98,7 +98,7 @@ class ImportAdminMixin:
                 request, "There is no checked file waiting: upload it again.", messages.ERROR
             )
             return HttpResponseRedirect(request.path)
-        if request.POST.get("checked") != pending["checked"]:
+        if request.POST.get("checked") != pending.get("checked"):
             # A page left open while another file was checked (in another tab): the waiting file
             # is not the one this page showed; it stays waiting for its own page.
             self.message_user(

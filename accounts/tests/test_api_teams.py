@@ -227,3 +227,13 @@ def test_methods_the_api_never_offers_are_405_for_every_role(client_for, factory
         assert response.status_code == 405, (url, response.json())
         assert response.json()["code"] == "method_not_allowed"
     assert Team.objects.exists()
+
+
+def test_a_missing_default_team_is_the_team_named_general_again():
+    """Deleted outside the admin (which refuses): a team named General in another letter case
+    becomes the default, rather than a second General that the names' constraint refuses."""
+    Team.objects.filter(is_default=True).delete()
+    general = TeamFactory(name="GENERAL")
+
+    assert Team.objects.default() == general
+    assert Team.objects.get(is_default=True) == general

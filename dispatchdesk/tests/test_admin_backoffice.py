@@ -2236,3 +2236,49 @@ def test_a_nul_character_in_a_change_list_filter_is_not_an_error_page(as_admin, 
     assert response.status_code == 302
     assert response.url.endswith("?e=1")
     assert as_admin.get(response.url).status_code == 200
+
+
+def test_a_user_page_shown_again_with_errors_is_not_taken_for_a_stale_one(as_admin, team):
+    """A requester given a team first (refused: only workers), then the role agent as well:
+    the page shown again must still be taken for the one first shown (no teams then)."""
+    requester = RequesterFactory(full_name=" Rita ")  # a stored value the form would trim
+    url = f"/admin/accounts/user/{requester.pk}/change/"
+    data = form_data(as_admin.get(url), "user_form")
+    data["teams"] = [str(team.pk)]
+
+    refused = as_admin.post(url, data)
+    again = form_data(refused, "user_form")
+    again["role"] = Role.AGENT
+    saved = as_admin.post(url, again)
+
+    assert refused.status_code == 200
+    assert "Only active agents and supervisors can be team members." in refused.content.decode()
+    assert saved.status_code == 302, messages_of(saved)
+    assert messages_of(saved)[0][0] == "success"
+    requester = User.objects.get(pk=requester.pk)
+    assert (requester.role, list(requester.teams.all())) == (Role.AGENT, [team])
+
+
+def test_a_team_page_shown_again_with_errors_is_not_taken_for_a_stale_one(as_supervisor):
+    empty, worker = TeamFactory(name="Empty"), AgentFactory()
+    TeamFactory(name="Taken")
+    url = f"/admin/accounts/team/{empty.pk}/change/"
+    data = form_data(as_supervisor.get(url), "team_form")
+    data.update(members=[str(worker.pk)], name="taken")
+
+    refused = as_supervisor.post(url, data)
+    again = form_data(refused, "team_form")
+    again["name"] = "Night shift"
+    saved = as_supervisor.post(url, again)
+
+    assert refused.status_code == 200
+    assert saved.status_code == 302, messages_of(saved)
+    empty.refresh_from_db()
+    assert (empty.name, list(empty.members.all())) == ("Night shift", [worker])
+
+
+def test_a_supervisor_viewing_a_user_sees_no_version_stamp(as_supervisor, agent):
+    page = as_supervisor.get(f"/admin/accounts/user/{agent.pk}/change/").content.decode()
+
+    assert "shown_version" not in page
+    assert "Shown version" not in page
