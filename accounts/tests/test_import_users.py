@@ -1,8 +1,5 @@
 """`manage.py import_users`: people matched by email, with the API's rules for roles and teams."""
 
-import threading
-import time
-
 import pytest
 from django.db import connection
 
@@ -11,6 +8,7 @@ from accounts.models import User
 from accounts.services import LAST_ADMIN, NOT_A_WORKER, user_update
 from dispatchdesk import workflow
 from dispatchdesk.models import Event, EventType
+from dispatchdesk.tests.concurrency import Meanwhile
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.choices import TicketStatus
 from tickets.models import Ticket
@@ -281,26 +279,14 @@ def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
     bo = AgentFactory(email="bo@example.com", teams=[support])
     ticket = TicketFactory(team=support, assignee=ada, status=TicketStatus.OPEN)
     admin = AdminFactory()
-    assigning, outcome = threading.Event(), {}
-
-    def assign_bo():
-        assigning.wait()
-        try:
-            workflow.assign(Ticket.objects.get(pk=ticket.pk), by=admin, to=bo)
-            outcome["api"] = "assigned"
-        except Exception as exc:
-            outcome["api"] = repr(exc)
-        finally:
-            connection.close()
-
-    api = threading.Thread(target=assign_bo)
-    api.start()
+    assignment = Meanwhile(
+        lambda: workflow.assign(Ticket.objects.get(pk=ticket.pk), by=admin, to=bo)
+    )
     write = UserImport.write
 
     def write_the_second_batch_after_the_api_started(importer, plan):
         if plan.updates and plan.updates[0].pk == bo.pk:
-            assigning.set()
-            time.sleep(0.5)  # the API locks what it can and waits
+            assignment.start()  # the API locks what it can and waits
         write(importer, plan)
 
     monkeypatch.setattr(UserImport, "write", write_the_second_batch_after_the_api_started)
@@ -311,9 +297,8 @@ def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
     try:
         imported = run("import_users", path, "--batch-size", "1")
     finally:
-        assigning.set()
-        api.join(timeout=30)
+        assignment.finish()
 
     assert imported.ok, (imported.failure, imported.errors)
-    assert outcome == {"api": "assigned"}
+    assert assignment.outcome == "done"
     assert Ticket.objects.get(pk=ticket.pk).assignee == bo

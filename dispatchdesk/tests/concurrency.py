@@ -37,3 +37,34 @@ def send_all_at_once(requests, delays=None) -> list:
         thread.join(timeout=60)
     assert all(response is not None for response in responses), "a request did not finish"
     return responses
+
+
+class Meanwhile:
+    """`action` run in a thread of its own (its own database connection) once `start()` is
+    called, while the test goes on: someone else's change in the middle of the test's own.
+    `outcome` is "done", or the exception it raised, as text."""
+
+    def __init__(self, action):
+        self.action, self.outcome = action, None
+        self.go = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self) -> None:
+        self.go.wait()
+        try:
+            self.action()
+            self.outcome = "done"
+        except Exception as exc:
+            self.outcome = repr(exc)
+        finally:
+            connection.close()
+
+    def start(self, then_wait: float = 0.5) -> None:
+        """Let the action run, and give it `then_wait` seconds to get as far as it can."""
+        self.go.set()
+        time.sleep(then_wait)
+
+    def finish(self) -> None:
+        self.go.set()
+        self.thread.join(timeout=30)

@@ -1,8 +1,6 @@
 """`manage.py import_tickets`: every row checked by the API's rules, all or nothing, idempotent."""
 
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +12,7 @@ from accounts.services import team_update
 from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
 from dispatchdesk import workflow
 from dispatchdesk.models import Event, EventType
+from dispatchdesk.tests.concurrency import Meanwhile
 from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.imports import TICKET_COLUMNS, TicketImport
 from tickets.models import Ticket
@@ -656,26 +655,14 @@ def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
     assert run("import_tickets", tickets_file(tmp_path, row("T-1"))).ok
     first = Ticket.objects.get(external_ref="T-1")
     supervisor = SupervisorFactory()
-    assigning, outcome = threading.Event(), {}
-
-    def assign_alex():
-        assigning.wait()
-        try:
-            workflow.assign(Ticket.objects.get(pk=first.pk), by=supervisor, to=people["agent"])
-            outcome["api"] = "assigned"
-        except Exception as exc:
-            outcome["api"] = repr(exc)
-        finally:
-            connection.close()
-
-    api = threading.Thread(target=assign_alex)
-    api.start()
+    assignment = Meanwhile(
+        lambda: workflow.assign(Ticket.objects.get(pk=first.pk), by=supervisor, to=people["agent"])
+    )
     write = TicketImport.write
 
     def write_the_second_batch_after_the_api_started(importer, plan):
         if plan.creates:  # the second batch
-            assigning.set()
-            time.sleep(0.5)  # the API locks what it can and waits
+            assignment.start()  # the API locks what it can and waits
         write(importer, plan)
 
     monkeypatch.setattr(TicketImport, "write", write_the_second_batch_after_the_api_started)
@@ -686,10 +673,9 @@ def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
     try:
         imported = run("import_tickets", path, "--batch-size", "1")
     finally:
-        assigning.set()
-        api.join(timeout=30)
+        assignment.finish()
 
     assert imported.ok, (imported.failure, imported.errors)
-    assert outcome == {"api": "assigned"}
+    assert assignment.outcome == "done"
     assert Ticket.objects.get(external_ref="T-2").assignee == people["agent"]
     assert Ticket.objects.get(pk=first.pk).assignee == people["agent"]
