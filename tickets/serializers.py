@@ -12,6 +12,7 @@ from dispatchdesk.serializers import (
     TransitionRequestSerializer,
     names_someone_else,
 )
+from workorders.models import WorkOrder
 
 from .models import Comment, Ticket
 from .services import ticket_create, ticket_update
@@ -89,10 +90,13 @@ class TicketSerializer(
         summaries = getattr(ticket, "work_order_summaries", None)  # see TicketViewSet
         if summaries is not None:
             return summaries
-        # What WorkOrderSummarySerializer gives, without a serializer per row.
+        # A ticket read without the list's annotation (one its user just moved out of their
+        # sight): the work orders they may see, as the annotation has them; what
+        # WorkOrderSummarySerializer gives, without a serializer per row.
+        visible = WorkOrder.objects.visible_to(self.context["request"].user)
         return [
             {"id": w.id, "title": w.title, "status": w.status}
-            for w in ticket.work_orders.order_by("id")
+            for w in visible.filter(ticket=ticket).order_by("id")
         ]
 
     def to_internal_value(self, data):

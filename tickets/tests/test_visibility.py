@@ -136,3 +136,24 @@ def test_the_list_parameters_do_not_apply_to_one_object(client_for, cast, kind, 
     assert (read.status_code, edited.status_code, history.status_code) == (200, 200, 200)
     assert read.json()["id"] == made.pk
     assert edited.json()["title"] == "Found"
+
+
+def test_an_agent_who_moves_a_ticket_out_of_sight_is_not_shown_its_other_work_orders(
+    client_for, cast
+):
+    """The answer to the PATCH is the ticket they saved, read without their visibility (they
+    no longer see it): its work orders listed there were all of them, another team's too."""
+    from workorders.tests.factories import WorkOrderFactory
+
+    ticket = TicketFactory(team=cast["team"], status="open")
+    ours = WorkOrderFactory(team=cast["team"], ticket=ticket)
+    WorkOrderFactory(team=cast["other_team"], ticket=ticket)  # not theirs to see
+    client = client_for(cast["team_agent"])
+
+    moved = client.patch(
+        f"/api/v1/tickets/{ticket.pk}/", {"team": cast["other_team"].pk}, format="json"
+    )
+
+    assert moved.status_code == 200
+    assert [summary["id"] for summary in moved.json()["work_orders"]] == [ours.pk]
+    assert client.get(f"/api/v1/tickets/{ticket.pk}/").status_code == 404
