@@ -2,10 +2,12 @@
 issues, or whose user is gone, answers 401 like any other bad token (simplejwt's own serializers
 look the user up unguarded and read the token's id without checking that it is there)."""
 
+from django.db import transaction
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .models import User
@@ -42,7 +44,16 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
         # change would otherwise go on making new ones.
         if refresh.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(password[0]):
             raise AuthenticationFailed("The user's password has been changed.", "password_changed")
-        return super().validate(attrs)
+        with transaction.atomic():
+            # simplejwt checks the blacklist, then blacklists the token it rotates: the same
+            # token sent twice at once (a stolen copy replayed) would pass both checks and make
+            # two sessions. The token's row is locked, and the check made again behind the lock.
+            # (`order_by()`: the model's own order joins its nullable user.)
+            token = OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM])
+            locked = list(token.order_by().select_for_update().values_list("pk", flat=True))
+            if BlacklistedToken.objects.filter(token_id__in=locked).exists():
+                raise TokenError("Token is blacklisted")
+            return super().validate(attrs)
 
 
 class TokenBlacklistSerializer(jwt_serializers.TokenBlacklistSerializer):

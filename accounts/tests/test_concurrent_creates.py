@@ -95,3 +95,19 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(change):
         refused = next(response for response in responses if response.status_code == 400)
         assert list(refused.json()["fields"]) == list(change)
         assert User.objects.filter(role="admin", is_active=True).count() == 1
+
+
+@needs_postgresql
+def test_one_refresh_token_sent_several_times_at_once_is_rotated_once(cast):
+    """A stolen refresh token replayed while its owner refreshes: one of them gets a new one,
+    the others a 401. Checked, then blacklisted without a lock, all of them got one, each a
+    session of its own that went on rotating."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    refresh = str(RefreshToken.for_user(cast["team_agent"]))
+    body = {"refresh": refresh}
+    requests = [(cast["team_agent"], "post", "/api/v1/auth/token/refresh/", body)] * 6
+
+    responses = send_all_at_once(requests)
+
+    assert sorted(response.status_code for response in responses) == [200] + [401] * 5
