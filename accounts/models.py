@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .choices import STAFF_ROLES, WORKER_ROLES, Role
 from .roles import ROLE_PERMISSIONS
@@ -122,6 +123,8 @@ class User(AbstractBaseUser):
     teams = models.ManyToManyField(Team, related_name="members", blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set by accounts.services.end_sessions: browser sessions from before it end.
+    sessions_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -140,6 +143,17 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's (an HMAC of the password hash, which every request of a browser session
+        must still match), with the time the account's sessions were last ended: as a new
+        password does, a deactivation ends the sessions made before it, also once the account
+        is active again. Unchanged until then, so that no session ends without a reason."""
+        if self.sessions_ended_at is None:
+            return super()._get_session_auth_hash(secret)
+        value = f"{self.password}:{self.sessions_ended_at.isoformat()}"
+        salt = "accounts.User.get_session_auth_hash"
+        return salted_hmac(salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def clean(self):
         super().clean()

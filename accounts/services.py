@@ -133,8 +133,12 @@ def ensure_an_admin_remains(user: User) -> None:
 
 
 def end_sessions(user: User) -> None:
-    """Blacklist the refresh tokens `user` holds, so that a deactivated account stays logged out
-    when it is activated again. (A new password ends sessions through the tokens' own claim.)"""
+    """End the sessions `user` has, so that a deactivated account stays logged out when it is
+    activated again: their refresh tokens are blacklisted, and their browser sessions (the admin,
+    the browsable API) no longer match the account (User._get_session_auth_hash). (A new password
+    ends both through the password hash they carry.)"""
+    user.sessions_ended_at = timezone.now()
+    User.objects.filter(pk=user.pk).update(sessions_ended_at=user.sessions_ended_at)
     held = OutstandingToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     )

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
@@ -10,8 +11,16 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts import authentication
 from accounts.authentication import user_by_id
 from accounts.models import User
+from accounts.services import user_update
 
-from .factories import PASSWORD, AdminFactory, AgentFactory, RequesterFactory, TeamFactory
+from .factories import (
+    PASSWORD,
+    AdminFactory,
+    AgentFactory,
+    RequesterFactory,
+    SupervisorFactory,
+    TeamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -359,3 +368,22 @@ def test_me_shows_a_change_made_elsewhere_at_once(client_for, clock):
     User.objects.filter(pk=user.pk).update(full_name="New Name")
 
     assert client.get(ME_URL).json()["full_name"] == "New Name"
+
+
+def test_a_browser_session_ends_with_a_deactivation_also_once_reactivated(client):
+    """As refresh tokens are blacklisted: a session left open somewhere does not come back with
+    the account. Other people's sessions, and the account's new ones, are not touched."""
+    user, admin, other = SupervisorFactory(), AdminFactory(), SupervisorFactory()
+    client.force_login(user)
+    assert client.get(ME_URL).status_code == 200
+    bystander = Client()
+    bystander.force_login(other)
+
+    user_update(user=user, by=admin, is_active=False)
+    user_update(user=user, by=admin, is_active=True)
+
+    assert client.get(ME_URL).status_code in (401, 403)
+    assert client.get("/admin/").status_code == 302  # to the login page
+    assert bystander.get(ME_URL).status_code == 200
+    client.force_login(User.objects.get(pk=user.pk))
+    assert client.get(ME_URL).status_code == 200
