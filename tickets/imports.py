@@ -162,7 +162,7 @@ class WorkItemImport(bulk.Importer):
         (workflow.assign, accounts.services.team_update): the two could deadlock."""
         named = where_in(User.objects.all(), "email", self.given_values(rows, "assignee_email"))
         moved = [
-            row.values["external_ref"].strip()
+            row.values.get("external_ref", "").strip()
             for row in rows
             if row.values.get("team", "").strip()
             and not row.values.get("assignee_email", "").strip()
