@@ -681,9 +681,7 @@ def test_an_import_of_several_batches_and_an_assignment_at_once_do_not_deadlock(
     assert Ticket.objects.get(pk=first.pk).assignee == people["agent"]
 
 
-def test_a_json_item_without_a_reference_but_with_a_team_is_reported_not_a_crash(
-    people, tmp_path
-):
+def test_a_json_item_without_a_reference_but_with_a_team_is_reported_not_a_crash(people, tmp_path):
     given = [row("T-1"), {"title": "No reference", "team": "Support"}]
     path = tickets_file(tmp_path, *given, name="t.json")
 
