@@ -31,7 +31,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_int(name: str, default: int, minimum: int = 0) -> int:
+def env_int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    """An integer setting; `maximum` where a larger one would fail later, at a request (a
+    lifetime beyond the dates Python has), rather than at the start."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
@@ -39,11 +41,14 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
         number = int(value)
     except ValueError:
         number = None
-    if number is None or number < minimum:
-        raise ImproperlyConfigured(
-            f"{name} must be an integer of at least {minimum}, got {value!r}."
-        )
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ImproperlyConfigured(f"{name} must be an integer {bounds}, got {value!r}.")
     return number
+
+
+# Bounds of the lifetimes: far beyond any sensible value, well within the dates Python has.
+MINUTES_A_YEAR, HOURS_A_YEAR, DAYS_IN_TEN_YEARS = 525_600, 8_760, 3_650
 
 
 # DRF reads a rate as `count/period` and looks only at the period's first letter: `20/month`
@@ -110,9 +115,9 @@ elif not DEBUG and (
 ):
     # The same bar as Django's deploy check (security.W009), enforced at start-up.
     raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters when "
-        "DJANGO_DEBUG is off. Generate one with: "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters, at least 5 "
+        "of them different, not starting with 'django-insecure', when DJANGO_DEBUG is off. "
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
@@ -192,13 +197,21 @@ except ValueError as error:
         f"DATABASE_URL cannot be used ({error}); give a URL such as "
         "postgres://user:password@host:5432/name, or unset it for SQLite."
     ) from None
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not DATABASES["default"].get(
+    "NAME"
+):
+    # Django would say so at the first query only, in every request (a 500), /readyz included.
+    raise ImproperlyConfigured(
+        "DATABASE_URL names no database; give a URL such as "
+        "postgres://user:password@host:5432/name, or unset it for SQLite."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with the health check skipped for a connection that just answered.
     DATABASES["default"]["ENGINE"] = "dispatchdesk.postgresql"
     # Fail fast instead of hanging when the database is unreachable.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault(
-        "connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1)
+        "connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=3600)
     )
     # What the planner pays for reading a page out of order. PostgreSQL's default (4) prices a
     # spinning disk; 1.1 is the usual value for SSDs or data held in memory, and with it the
@@ -303,8 +316,12 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15, minimum=1)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7, minimum=1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15, minimum=1, maximum=MINUTES_A_YEAR)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        days=env_int("JWT_REFRESH_TOKEN_DAYS", 7, minimum=1, maximum=DAYS_IN_TEN_YEARS)
+    ),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
@@ -341,7 +358,7 @@ DUE_HOURS = {
     "low": env_int("DUE_HOURS_LOW", 168, minimum=1),
 }
 # How long a create's Idempotency-Key is remembered.
-IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1, maximum=HOURS_A_YEAR)
 
 # Security
 # With DEBUG off the app assumes TLS in front of it; DJANGO_HTTPS=0 is for plain-HTTP setups.
