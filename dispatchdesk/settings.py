@@ -396,11 +396,19 @@ if LOG_LEVEL not in level_numbers:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"without_traceback": {"()": "dispatchdesk.logfilters.WithoutTraceback"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "console_one_line": {"class": "logging.StreamHandler", "filters": ["without_traceback"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's defaults give its loggers handlers of their own (a console one when DEBUG is on)
     # and the level INFO: each record would be written twice, and DJANGO_LOG_LEVEL would not
     # reach them. They go through the root logger alone (runserver's `django.server` keeps its
     # own format).
-    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # Requests refused as suspicious (another host, a bad session): one line each.
+        "django.security": {"handlers": ["console_one_line"], "propagate": False},
+    },
 }

@@ -303,3 +303,28 @@ def test_the_log_level_applies_to_django_own_loggers_too():
 
     assert result.returncode == 0, result.stderr
     assert "a query" in result.stderr
+
+
+def test_a_request_for_another_host_is_one_log_line_not_a_traceback():
+    """Any scanner sends them: each wrote about 15 lines to the production log."""
+    code = (
+        "import logging\n"
+        "from django.core.exceptions import DisallowedHost\n"
+        "try:\n"
+        "    raise DisallowedHost('Invalid HTTP_HOST header: scanner.invalid')\n"
+        "except DisallowedHost as exc:\n"
+        "    logging.getLogger('django.security.DisallowedHost').error(str(exc), exc_info=exc)\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError as exc:\n"
+        "    logging.getLogger('django.request').error('Internal Server Error', exc_info=exc)\n"
+    )
+    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET_KEY, "DJANGO_ALLOWED_HOSTS": "x"}
+
+    result = run_python(code, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Invalid HTTP_HOST header: scanner.invalid") == 1
+    # A real error keeps its traceback: that one is needed.
+    assert result.stderr.count("Traceback") == 1
+    assert "ZeroDivisionError" in result.stderr
