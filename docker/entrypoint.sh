@@ -4,6 +4,17 @@
 # home folder to put it in (gunicorn would log an error at every start).
 set -eu
 
+# gunicorn takes WEB_CONCURRENCY=0 and listens with no worker to answer, and gives a traceback
+# for a word: these are checked first, each with a line that names it.
+whole_number() {
+    case "$2" in
+        '' | *[!0-9]* | 0*) echo "$1 must be a whole number of at least 1, got '$2'." >&2; exit 1 ;;
+    esac
+}
+whole_number WEB_CONCURRENCY "${WEB_CONCURRENCY:-2}"
+whole_number PORT "${PORT:-8000}"
+whole_number GUNICORN_TIMEOUT "${GUNICORN_TIMEOUT:-30}"
+
 python manage.py migrate --noinput
 
 # What DJANGO_SUPERUSER_EMAIL names now: "none", "admin" (an active admin), or the role of

@@ -164,3 +164,31 @@ def test_the_image_leaves_out_local_secrets():
     the Dockerfile copies the whole folder."""
     ignored = (BASE_DIR / ".dockerignore").read_text().split()
     assert {".env", ".env.*"} <= set(ignored)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "abc"),
+        ("PORT", "80a"),
+        ("GUNICORN_TIMEOUT", "-5"),
+    ],
+)
+def test_entrypoint_stops_at_once_on_a_server_setting_gunicorn_cannot_use(name, value):
+    """gunicorn took `WEB_CONCURRENCY=0` and listened with no worker to answer (the container
+    only turned unhealthy minutes later), and `abc` was a traceback. Checked before anything
+    else, the database included."""
+    env = {"PATH": "/usr/bin:/bin", name: value, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"}
+
+    result = subprocess.run(
+        ["sh", "docker/entrypoint.sh"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{name} must be a whole number of at least 1, got '{value}'."
