@@ -1,9 +1,12 @@
 """The container entrypoint, run for real: migrate a fresh database, then serve with gunicorn."""
 
+import os
 import re
 import subprocess
+import sys
 
 import pytest
+from django.db import connection
 
 from .conftest import BASE_DIR
 from .servers import ADMIN_EMAIL, ADMIN_PASSWORD, AppServer, free_port, fresh_database
@@ -192,3 +195,32 @@ def test_entrypoint_stops_at_once_on_a_server_setting_gunicorn_cannot_use(name, 
 
     assert result.returncode == 1
     assert result.stderr.strip() == f"{name} must be a whole number of at least 1, got '{value}'."
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="replicas share a PostgreSQL database; not SQLite"
+)
+@pytest.mark.django_db
+def test_two_replicas_migrating_a_new_database_at_once_both_start(tmp_path):
+    """Both found the migrations to apply and applied them together: the second failed on a
+    column the first had just added (a crash and a traceback on a first deploy of two)."""
+    with fresh_database(tmp_path, "replicas") as database_url:
+        env = {
+            "PATH": os.environ["PATH"],
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": database_url,
+        }
+        migrations = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outcomes = [(m.wait(timeout=300), m.stderr.read()) for m in migrations]
+
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
