@@ -6,10 +6,12 @@ the check; the database's constraint then decides, and the loser must hear why, 
 
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
 from accounts.models import Team, User
+from accounts.services import user_update
 from accounts.tests.factories import AdminFactory, RequesterFactory, TeamFactory
-from dispatchdesk.tests.concurrency import send_all_at_once
+from dispatchdesk.tests.concurrency import Meanwhile, send_all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,3 +113,45 @@ def test_one_refresh_token_sent_several_times_at_once_is_rotated_once(cast):
     responses = send_all_at_once(requests)
 
     assert sorted(response.status_code for response in responses) == [200] + [401] * 5
+
+
+@needs_postgresql
+@pytest.mark.parametrize("email_too", [False, True], ids=["deactivated", "and renamed"])
+def test_a_refresh_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch, email_too):
+    """The refresh is about to record its new token when the deactivation comes. With the
+    token's row locked before the user's, a deactivation that also changed the email (its
+    update locks the user's row) deadlocked with the refresh; without one, it listed the user's
+    tokens before the new one was there, which then worked again after a reactivation."""
+    from rest_framework_simplejwt import tokens
+
+    user, admin = cast["team_agent"], cast["admin"]
+    changes = {"is_active": False} | ({"email": "moved@example.com"} if email_too else {})
+    deactivation = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=user.pk), by=admin, **changes)
+    )
+    outstand = tokens.RefreshToken.outstand
+
+    def deactivated_meanwhile_then_outstand(token):
+        deactivation.start()  # it goes as far as it can while this refresh holds its locks
+        return outstand(token)
+
+    monkeypatch.setattr(tokens.RefreshToken, "outstand", deactivated_meanwhile_then_outstand)
+    client = APIClient()
+
+    try:
+        rotated = client.post(
+            "/api/v1/auth/token/refresh/",
+            {"refresh": str(tokens.RefreshToken.for_user(user))},
+            format="json",
+        )
+    finally:
+        deactivation.finish()
+    monkeypatch.undo()
+    user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=True)
+
+    assert deactivation.outcome == "done"
+    assert rotated.status_code == 200
+    again = client.post(
+        "/api/v1/auth/token/refresh/", {"refresh": rotated.json()["refresh"]}, format="json"
+    )
+    assert again.status_code == 401  # the deactivation ended the token made meanwhile too
