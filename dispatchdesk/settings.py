@@ -197,8 +197,11 @@ except ValueError as error:
         f"DATABASE_URL cannot be used ({error}); give a URL such as "
         "postgres://user:password@host:5432/name, or unset it for SQLite."
     ) from None
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and not DATABASES["default"].get(
-    "NAME"
+database = DATABASES["default"]
+if (
+    database["ENGINE"] != "django.db.backends.sqlite3"
+    and not database.get("NAME")
+    and not database.get("OPTIONS", {}).get("service")  # named in pg_service.conf instead
 ):
     # Django would say so at the first query only, in every request (a 500), /readyz included.
     raise ImproperlyConfigured(

@@ -328,3 +328,12 @@ def test_a_request_for_another_host_is_one_log_line_not_a_traceback():
     # A real error keeps its traceback: that one is needed.
     assert result.stderr.count("Traceback") == 1
     assert "ZeroDivisionError" in result.stderr
+
+
+def test_a_postgresql_service_name_is_a_database_named():
+    """`postgres:///?service=…`: the connection is named in pg_service.conf, as libpq allows."""
+    found = settings_in_process(
+        "DATABASES", DJANGO_DEBUG="1", DATABASE_URL="postgres:///?service=desk"
+    )
+
+    assert found["DATABASES"]["default"]["OPTIONS"]["service"] == "desk"
