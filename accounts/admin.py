@@ -15,6 +15,7 @@ from .services import (
     TEAM_NAME_TAKEN,
     claiming,
     ensure_an_admin_remains,
+    hold_sessions,
     team_name_taken,
     team_update,
     user_change_problems,
@@ -117,6 +118,8 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
         return ((name, {**options, "fields": fields}), *rest)
 
     def save_model(self, request, obj, form, change):
+        if change and not obj.is_active:
+            hold_sessions(obj.pk)  # before the user's row, as user_update takes it
         ensure_an_admin_remains(obj)  # as through the API (accounts.services)
         others = User.objects.exclude(pk=obj.pk).filter(email=obj.email)
         with claiming("email", EMAIL_TAKEN, others.exists):  # one added meanwhile: a message

@@ -3,7 +3,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -81,6 +81,23 @@ def user_create(
     return user
 
 
+# The key of the advisory locks that keep a token refresh and a deactivation of one person
+# apart (any int4, the same in every process of this project).
+SESSIONS_LOCK = 41_702
+
+
+def hold_sessions(user_id: int) -> None:
+    """Until the transaction ends, no refresh of `user_id`'s tokens and no deactivation of them
+    goes on beside this one. Each takes it before anything else, so neither waits for the other
+    while it holds a row the other needs: a deactivation then ends the token a refresh made, or
+    the refresh finds the account inactive. A lock of its own, not the user's row, which imports
+    and assignments hold for longer. (PostgreSQL; SQLite writes one transaction at a time.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            key = [SESSIONS_LOCK, user_id % 2**31]  # two int4 keys
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+
+
 @transaction.atomic
 def user_update(
     *,
@@ -95,6 +112,8 @@ def user_update(
     Only agents and supervisors belong to teams: a user who moves to another role leaves them,
     and work they can no longer hold goes back to its team (`release_work`).
     """
+    if fields.get("is_active") is False:
+        hold_sessions(user.pk)  # first: see there
     for name, value in fields.items():
         setattr(user, name, value)
     if "email" in fields:

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .models import User
+from .services import hold_sessions
 
 
 def checked_refresh(raw: str) -> jwt_serializers.RefreshToken:
@@ -33,15 +34,11 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
         refresh = checked_refresh(attrs["refresh"])
         user_id = int(refresh[api_settings.USER_ID_CLAIM])
         with transaction.atomic():
-            # Locked in the order of every request: the person, then what is theirs. The user's
-            # row first: a deactivation (whose update locks it, and which then ends the user's
-            # tokens) either waits for this rotation and ends the token it makes too, or goes
-            # first and this finds the account inactive. The token's row next: simplejwt checks
-            # the blacklist, then blacklists the token it rotates, so the same token sent twice
-            # at once (a stolen copy replayed) would make two sessions; the check is made again
-            # behind the lock. (`no_key`: see workflow.assign; `order_by()`: the token model's
-            # own order joins its nullable user.)
-            person = User.objects.select_for_update(no_key=True).filter(pk=user_id, is_active=True)
+            # Apart from a deactivation of the same person (hold_sessions): it either waits for
+            # this rotation and ends the token it makes too, or goes first and this finds the
+            # account inactive.
+            hold_sessions(user_id)
+            person = User.objects.filter(pk=user_id, is_active=True)
             password = list(person.values_list("password", flat=True))
             if not password:
                 # A deleted user is no different from a deactivated one.
@@ -54,6 +51,10 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
                 raise AuthenticationFailed(
                     "The user's password has been changed.", "password_changed"
                 )
+            # simplejwt checks the blacklist, then blacklists the token it rotates: the same
+            # token sent twice at once (a stolen copy replayed) would make two sessions. The
+            # token's row is locked and the check made again behind the lock. (`order_by()`:
+            # the model's own order joins its nullable user.)
             token = OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM])
             locked = list(token.order_by().select_for_update().values_list("pk", flat=True))
             if BlacklistedToken.objects.filter(token_id__in=locked).exists():

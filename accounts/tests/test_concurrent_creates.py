@@ -155,3 +155,41 @@ def test_a_refresh_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch
         "/api/v1/auth/token/refresh/", {"refresh": rotated.json()["refresh"]}, format="json"
     )
     assert again.status_code == 401  # the deactivation ended the token made meanwhile too
+
+
+@needs_postgresql
+def test_a_refresh_does_not_wait_for_an_import_that_names_the_person(cast, tmp_path, monkeypatch):
+    """An all-or-nothing import keeps the people it names locked until it ends; a refresh took
+    the user's row lock, and waited for the whole import (14 s for 100,000 tickets)."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.imports import UserImport
+    from dispatchdesk.tests.importing import run, write_csv
+
+    agent, other = cast["team_agent"], cast["assignee"]
+    refresh = str(RefreshToken.for_user(agent))
+
+    def refresh_the_agents_token():
+        response = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": refresh})
+        assert response.status_code == 200, response.content
+
+    refreshing = Meanwhile(refresh_the_agents_token)
+    seen_while_importing = []
+    write = UserImport.write
+
+    def write_then_refresh(importer, plan):
+        write(importer, plan)
+        if not seen_while_importing:
+            refreshing.start()
+            seen_while_importing.append(refreshing.outcome)
+
+    monkeypatch.setattr(UserImport, "write", write_then_refresh)
+    rows = [{"email": agent.email, "full_name": "A."}, {"email": other.email, "full_name": "B."}]
+    path = write_csv(tmp_path / "users.csv", ["email", "full_name", "role", "teams"], rows)
+
+    try:
+        assert run("import_users", path, "--batch-size", "1").ok
+    finally:
+        refreshing.finish()
+
+    assert seen_while_importing == ["done"]
