@@ -386,7 +386,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024, m
 CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
-# Logging: everything to stdout, where containers and gunicorn collect it.
+# Logging: everything to standard error, where containers and gunicorn collect it.
 LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
 level_numbers = logging.getLevelNamesMapping()
 if LOG_LEVEL not in level_numbers:
