@@ -29,6 +29,19 @@ def checked_refresh(raw: str) -> jwt_serializers.RefreshToken:
     return refresh
 
 
+class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
+    def validate(self, attrs):
+        """simplejwt's login, apart from a deactivation of the same person (hold_sessions): the
+        deactivation either waits and ends the tokens this makes too, or goes first and the
+        login is refused."""
+        email = attrs.get(self.username_field) or ""
+        with transaction.atomic():
+            found = User.objects.filter(email__iexact=email.strip()).values_list("pk", flat=True)
+            for user_id in found[:1]:
+                hold_sessions(user_id)
+            return super().validate(attrs)
+
+
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
     def validate(self, attrs):
         refresh = checked_refresh(attrs["refresh"])

@@ -71,6 +71,7 @@ class MeView(generics.RetrieveAPIView):
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
     """Log in with email and password; answers an access and a refresh token."""
 
+    serializer_class = tokens.TokenObtainPairSerializer
     throttle_classes = [LoginRateThrottle]
 
 

@@ -193,3 +193,39 @@ def test_a_refresh_does_not_wait_for_an_import_that_names_the_person(cast, tmp_p
         refreshing.finish()
 
     assert seen_while_importing == ["done"]
+
+
+@needs_postgresql
+def test_a_login_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch):
+    """The login has checked the password when the deactivation comes: the deactivation ended
+    the tokens it found, before the login's was there, which then worked after a reactivation."""
+    from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+    from .factories import PASSWORD
+
+    user, admin = cast["team_agent"], cast["admin"]
+    deactivation = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=False)
+    )
+    get_token = TokenObtainPairSerializer.get_token.__func__
+
+    def deactivated_meanwhile_then_token(cls, person):
+        deactivation.start()
+        return get_token(cls, person)
+
+    monkeypatch.setattr(
+        TokenObtainPairSerializer, "get_token", classmethod(deactivated_meanwhile_then_token)
+    )
+    client = APIClient()
+
+    try:
+        login = client.post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})
+    finally:
+        deactivation.finish()
+    monkeypatch.undo()
+    user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=True)
+
+    assert deactivation.outcome == "done"
+    assert login.status_code == 200
+    again = client.post("/api/v1/auth/token/refresh/", {"refresh": login.json()["refresh"]})
+    assert again.status_code == 401
