@@ -115,6 +115,12 @@ def test_one_refresh_token_sent_several_times_at_once_is_rotated_once(cast):
     assert sorted(response.status_code for response in responses) == [200] + [401] * 5
 
 
+def activate_again(user, *, by, monkeypatch) -> None:
+    """After a race with a deactivation: the test's patches taken back, the account active."""
+    monkeypatch.undo()
+    user_update(user=User.objects.get(pk=user.pk), by=by, is_active=True)
+
+
 @needs_postgresql
 @pytest.mark.parametrize("email_too", [False, True], ids=["deactivated", "and renamed"])
 def test_a_refresh_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch, email_too):
@@ -146,8 +152,7 @@ def test_a_refresh_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch
         )
     finally:
         deactivation.finish()
-    monkeypatch.undo()
-    user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=True)
+    activate_again(user, by=admin, monkeypatch=monkeypatch)
 
     assert deactivation.outcome == "done"
     assert rotated.status_code == 200
@@ -222,8 +227,7 @@ def test_a_login_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch):
         login = client.post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})
     finally:
         deactivation.finish()
-    monkeypatch.undo()
-    user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=True)
+    activate_again(user, by=admin, monkeypatch=monkeypatch)
 
     assert deactivation.outcome == "done"
     assert login.status_code == 200
