@@ -4,6 +4,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from dispatchdesk.admin import NoNulInChangeListQuery, RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
@@ -130,6 +131,16 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
         user_update(user=form.instance, by=request.user, teams=form.cleaned_data.get("teams"))
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        hold_sessions(obj.pk)  # a login or refresh at that moment would record a token for them
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():  # the bulk action has no transaction of its own
+            for pk in sorted(queryset.values_list("pk", flat=True)):
+                hold_sessions(pk)
+            super().delete_queryset(request, queryset)
 
     def has_delete_permission(self, request, obj=None):
         # People are deactivated, not deleted; only an admin may delete, to clean up data, and

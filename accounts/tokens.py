@@ -34,10 +34,11 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
         """simplejwt's login, apart from a deactivation of the same person (hold_sessions): the
         deactivation either waits and ends the tokens this makes too, or goes first and the
         login is refused."""
-        email = attrs.get(self.username_field) or ""
+        # Found as the authentication backend finds it (get_by_natural_key): another spelling
+        # that the backend takes (a Kelvin sign for a `k`) would otherwise skip the lock.
+        email = User.objects.normalize_email(attrs.get(self.username_field))
         with transaction.atomic():
-            found = User.objects.filter(email__iexact=email.strip()).values_list("pk", flat=True)
-            for user_id in found[:1]:
+            for user_id in User.objects.filter(email=email).values_list("pk", flat=True):
                 hold_sessions(user_id)
             return super().validate(attrs)
 
@@ -66,10 +67,8 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
                 )
             # simplejwt checks the blacklist, then blacklists the token it rotates: the same
             # token sent twice at once (a stolen copy replayed) would make two sessions. The
-            # token's row is locked and the check made again behind the lock. (`order_by()`:
-            # the model's own order joins its nullable user.)
-            token = OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM])
-            locked = list(token.order_by().select_for_update().values_list("pk", flat=True))
+            # token's row is locked and the check made again behind the lock.
+            locked = lock_outstanding(refresh)
             if BlacklistedToken.objects.filter(token_id__in=locked).exists():
                 raise TokenError("Token is blacklisted")
             return super().validate(attrs)
@@ -77,5 +76,18 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
 
 class TokenBlacklistSerializer(jwt_serializers.TokenBlacklistSerializer):
     def validate(self, attrs):
-        checked_refresh(attrs["refresh"])
-        return super().validate(attrs)
+        refresh = checked_refresh(attrs["refresh"])
+        with transaction.atomic():
+            # The token's row locked as a refresh locks it: a logout and a refresh of one token
+            # at once take turns (the second finds it blacklisted), rather than each waiting for
+            # the other's blacklist entry (a deadlock: the logout answered 503, the refresh went
+            # on with a new token).
+            lock_outstanding(refresh)
+            return super().validate(attrs)
+
+
+def lock_outstanding(refresh: jwt_serializers.RefreshToken) -> list[int]:
+    """Lock the outstanding row of `refresh` until the transaction ends; its ids (one, or none
+    for a token never recorded). `order_by()`: the model's own order joins its nullable user."""
+    token = OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM])
+    return list(token.order_by().select_for_update().values_list("pk", flat=True))

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Team, User
 from accounts.services import user_update
-from accounts.tests.factories import AdminFactory, RequesterFactory, TeamFactory
+from accounts.tests.factories import PASSWORD, AdminFactory, RequesterFactory, TeamFactory
 from dispatchdesk.tests.concurrency import Meanwhile, send_all_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -206,8 +206,6 @@ def test_a_login_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch):
     the tokens it found, before the login's was there, which then worked after a reactivation."""
     from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
-    from .factories import PASSWORD
-
     user, admin = cast["team_agent"], cast["admin"]
     deactivation = Meanwhile(
         lambda: user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=False)
@@ -233,3 +231,71 @@ def test_a_login_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch):
     assert login.status_code == 200
     again = client.post("/api/v1/auth/token/refresh/", {"refresh": login.json()["refresh"]})
     assert again.status_code == 401
+
+
+@needs_postgresql
+def test_a_login_spelt_otherwise_keeps_apart_from_a_deactivation_too(cast, monkeypatch):
+    """`\\u212aim@…` (a Kelvin sign) is `kim@…` to the login, which lower-cases it: the lock's
+    own lookup (the database's case folding) missed the user, and took no lock."""
+    from accounts import tokens
+
+    user = cast["team_agent"]
+    User.objects.filter(pk=user.pk).update(email="kim@example.com")
+    held = []
+    monkeypatch.setattr(tokens, "hold_sessions", held.append)
+
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": "\u212aim@example.com", "password": PASSWORD}
+    )
+
+    assert response.status_code == 200
+    assert held == [user.pk]
+
+
+@needs_postgresql
+def test_a_logout_and_a_refresh_of_one_token_at_once_take_turns(cast):
+    """Each waited for the other's blacklist entry: a deadlock (the logout answered 503, and
+    the refresh went on with a new token)."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    refresh = {"refresh": str(RefreshToken.for_user(cast["team_agent"]))}
+    requests = [
+        (cast["team_agent"], "post", "/api/v1/auth/logout/", refresh),
+        (cast["team_agent"], "post", "/api/v1/auth/token/refresh/", refresh),
+    ] * 3
+
+    responses = send_all_at_once(requests)
+
+    statuses = [response.status_code for response in responses]
+    assert 503 not in statuses and 500 not in statuses, statuses
+    assert statuses.count(204) + statuses.count(200) == 1, statuses  # one goes first, once
+
+
+@needs_postgresql
+def test_a_login_while_an_admin_deletes_the_user_is_not_an_error(cast, monkeypatch):
+    """The login's new token was not among the rows the deletion collected: its foreign key
+    failed at commit (a 500)."""
+    from django.contrib import admin as django_admin
+    from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+    user = cast["team_agent"]
+    user_admin = django_admin.site._registry[User]
+    deletion = Meanwhile(lambda: user_admin.delete_model(None, User.objects.get(pk=user.pk)))
+    get_token = TokenObtainPairSerializer.get_token.__func__
+
+    def deleted_meanwhile_then_token(cls, person):
+        deletion.start()
+        return get_token(cls, person)
+
+    monkeypatch.setattr(
+        TokenObtainPairSerializer, "get_token", classmethod(deleted_meanwhile_then_token)
+    )
+
+    try:
+        login = APIClient().post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})
+    finally:
+        deletion.finish()
+
+    assert login.status_code == 200
+    assert deletion.outcome == "done"
+    assert not User.objects.filter(pk=user.pk).exists()
