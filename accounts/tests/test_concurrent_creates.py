@@ -115,6 +115,19 @@ def test_one_refresh_token_sent_several_times_at_once_is_rotated_once(cast):
     assert sorted(response.status_code for response in responses) == [200] + [401] * 5
 
 
+def meanwhile_at_login(meanwhile: Meanwhile, monkeypatch) -> None:
+    """Let `meanwhile` run when a login has checked the password, before it makes its tokens."""
+    from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+    get_token = TokenObtainPairSerializer.get_token.__func__
+
+    def meanwhile_then_token(cls, person):
+        meanwhile.start()
+        return get_token(cls, person)
+
+    monkeypatch.setattr(TokenObtainPairSerializer, "get_token", classmethod(meanwhile_then_token))
+
+
 def activate_again(user, *, by, monkeypatch) -> None:
     """After a race with a deactivation: the test's patches taken back, the account active."""
     monkeypatch.undo()
@@ -204,21 +217,11 @@ def test_a_refresh_does_not_wait_for_an_import_that_names_the_person(cast, tmp_p
 def test_a_login_and_a_deactivation_at_once_leave_no_session(cast, monkeypatch):
     """The login has checked the password when the deactivation comes: the deactivation ended
     the tokens it found, before the login's was there, which then worked after a reactivation."""
-    from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
-
     user, admin = cast["team_agent"], cast["admin"]
     deactivation = Meanwhile(
         lambda: user_update(user=User.objects.get(pk=user.pk), by=admin, is_active=False)
     )
-    get_token = TokenObtainPairSerializer.get_token.__func__
-
-    def deactivated_meanwhile_then_token(cls, person):
-        deactivation.start()
-        return get_token(cls, person)
-
-    monkeypatch.setattr(
-        TokenObtainPairSerializer, "get_token", classmethod(deactivated_meanwhile_then_token)
-    )
+    meanwhile_at_login(deactivation, monkeypatch)
     client = APIClient()
 
     try:
@@ -276,20 +279,11 @@ def test_a_login_while_an_admin_deletes_the_user_is_not_an_error(cast, monkeypat
     """The login's new token was not among the rows the deletion collected: its foreign key
     failed at commit (a 500)."""
     from django.contrib import admin as django_admin
-    from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
     user = cast["team_agent"]
     user_admin = django_admin.site._registry[User]
     deletion = Meanwhile(lambda: user_admin.delete_model(None, User.objects.get(pk=user.pk)))
-    get_token = TokenObtainPairSerializer.get_token.__func__
-
-    def deleted_meanwhile_then_token(cls, person):
-        deletion.start()
-        return get_token(cls, person)
-
-    monkeypatch.setattr(
-        TokenObtainPairSerializer, "get_token", classmethod(deleted_meanwhile_then_token)
-    )
+    meanwhile_at_login(deletion, monkeypatch)
 
     try:
         login = APIClient().post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD})
