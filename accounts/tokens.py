@@ -1,6 +1,10 @@
-"""Refresh tokens as the API takes them back: a token whose claims are not the ones DispatchDesk
-issues, or whose user is gone, answers 401 like any other bad token (simplejwt's own serializers
-look the user up unguarded and read the token's id without checking that it is there)."""
+"""Login, refresh and logout as the API does them, around simplejwt's serializers.
+
+A refresh token whose claims are not the ones DispatchDesk issues, or whose user is gone, answers
+401 like any other bad token (simplejwt's own serializers look the user up unguarded and read the
+token's id without checking that it is there). And each keeps apart from what it could race: a
+login or a refresh from a deactivation of the same person (accounts.services.hold_sessions), a
+refresh or a logout from another use of the same token (its row locked)."""
 
 from django.db import transaction
 from rest_framework.exceptions import AuthenticationFailed
