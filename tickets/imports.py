@@ -161,12 +161,13 @@ class WorkItemImport(bulk.Importer):
         locked after earlier batches' rows, while the API locks people before their work
         (workflow.assign, accounts.services.team_update): the two could deadlock."""
         named = where_in(User.objects.all(), "email", self.given_values(rows, "assignee_email"))
-        moved = [
-            row.values.get("external_ref", "").strip()
+        moving = [
+            row
             for row in rows
             if row.values.get("team", "").strip()
             and not row.values.get("assignee_email", "").strip()
         ]
+        moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
         holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
         people = User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders))
         list(people.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))

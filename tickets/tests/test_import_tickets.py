@@ -689,3 +689,15 @@ def test_a_json_item_without_a_reference_but_with_a_team_is_reported_not_a_crash
 
     assert outcome.errors == ["line 1, item 2: external_ref: This field is required."]
     assert not Ticket.objects.exists()
+
+
+def test_a_reference_with_a_nul_character_is_a_bad_row_not_a_database_failure(people, tmp_path):
+    """The lock taken before writing sent the raw reference of a row that moves a ticket to
+    another team to the database, which refused the whole import; the check had said why."""
+    path = tickets_file(tmp_path, row("T-1\x00x", team="Elsewhere", title="Jam"), row("T-2"))
+
+    outcome = run("import_tickets", path)
+
+    assert outcome.errors == ["line 2: external_ref: Null characters are not allowed."]
+    assert outcome.failure == "1 of 2 rows failed."
+    assert not Ticket.objects.exists()
