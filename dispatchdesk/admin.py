@@ -208,6 +208,8 @@ class RefusesStalePages(forms.Form):
         """A digest of the guarded fields' values in the database (as the form reads them)."""
         values = []
         for name in self.guarded:
+            if name not in self.fields:  # not on this page (read-only viewers)
+                continue
             value = self.get_initial_for_field(self.fields[name], name)
             if isinstance(value, (list, tuple, QuerySet)):  # related objects: their ids
                 value = sorted(getattr(item, "pk", item) for item in value)
