@@ -18,6 +18,8 @@ from .models import Team, User, cannot_hold_work, may_hold_work
 from .services import (
     LAST_ADMIN,
     NOT_A_WORKER,
+    lock_active_admins,
+    lock_people,
     memberships,
     release_work,
     user_change_problems,
@@ -245,22 +247,18 @@ class UserImport(bulk.Importer):
         lock them. Locked batch by batch, they would be locked after the work earlier batches
         gave back (release_work), while the API locks people before their work."""
         named = where_in(User.objects.all(), "email", self.given_values(rows, "email"))
-        admins = User.objects.filter(role=Role.ADMIN, is_active=True)
-        if admins.filter(pk__in=named.values("pk")).exists():
-            list(admins.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
-        list(named.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        if named.filter(role=Role.ADMIN, is_active=True).exists():
+            lock_active_admins()
+        lock_people(named)
 
     def ensure_unchanged_since_read(self, updates: list[bulk.Change]) -> None:
         """Lock the users to update (as a team's change locks who leaves it) and raise
         ChangedMeanwhile when any of them changed after the batch was checked, or when the
         admins that the last-admin rule counted on were demoted or deactivated meanwhile."""
         demoting = [change for change in updates if is_demoted_admin(change)]
-        if demoting:
-            # Before the users, in the order accounts.services.ensure_an_admin_remains locks them.
-            admins = User.objects.filter(role=Role.ADMIN, is_active=True)
-            locked = admins.select_for_update(no_key=True).order_by("pk")
-            if not set(locked.values_list("pk", flat=True)) - {c.pk for c in demoting}:
-                raise bulk.ChangedMeanwhile([change.where for change in demoting])
+        # The admins locked before the users, as accounts.services.ensure_an_admin_remains does.
+        if demoting and not lock_active_admins() - {change.pk for change in demoting}:
+            raise bulk.ChangedMeanwhile([change.where for change in demoting])
         people = where_in(
             User.objects.select_for_update(no_key=True), "pk", [c.pk for c in updates]
         )

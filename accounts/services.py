@@ -141,14 +141,23 @@ def ensure_an_admin_remains(user: User) -> None:
     sees the first's change."""
     if user.pk is None or (user.role == Role.ADMIN and user.is_active):
         return
-    active_admins = User.objects.filter(role=Role.ADMIN, is_active=True)
-    if not active_admins.filter(pk=user.pk).exists():
+    if not User.objects.filter(pk=user.pk, role=Role.ADMIN, is_active=True).exists():
         return  # not an admin before this change either: nothing to lock
-    # `no_key`: see workflow.assign; a plain FOR UPDATE would hold back foreign-key checks.
-    admins = active_admins.select_for_update(no_key=True).order_by("pk")
-    if list(admins.values_list("pk", flat=True)) == [user.pk]:
+    if lock_active_admins() == {user.pk}:
         field = "role" if user.is_active else "is_active"
         raise ValidationError({field: [LAST_ADMIN]})
+
+
+def lock_people(people) -> set[int]:
+    """Lock the users of the queryset `people` until the transaction ends, by id (the order in
+    which every request takes them); their ids. `no_key`: see workflow.assign, a plain FOR
+    UPDATE would hold back the foreign-key checks of writes naming them."""
+    return set(people.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+
+
+def lock_active_admins() -> set[int]:
+    """The active admins, locked (lock_people): what the last-admin rule counts on."""
+    return lock_people(User.objects.filter(role=Role.ADMIN, is_active=True))
 
 
 def end_sessions(user: User) -> None:

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from accounts.imports import Directory
 from accounts.models import Team, User
+from accounts.services import lock_people
 from dispatchdesk import bulk
 from dispatchdesk.lookups import where_in
 from dispatchdesk.models import EventType
@@ -169,8 +170,7 @@ class WorkItemImport(bulk.Importer):
         ]
         moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
         holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
-        people = User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders))
-        list(people.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        lock_people(User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders)))
 
     def write(self, plan: bulk.Plan) -> None:
         self.ensure_assignees_may_hold(plan)
