@@ -16,7 +16,9 @@ never count a large result to its last row:
   PostgreSQL estimates from its statistics (see tickets.models.worker_sees).
 
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
-either way: a page reads one row more than it shows.
+either way: a page reads one row more than it shows. The lists that stay small (an object's
+comments and history, users, teams) count exactly beyond 1,000 too (`ExactCountPaginator`).
+The admin's change lists estimate.
 
 When the view names what the list's SQL depends on (`compiled_key`: a list without filters), the
 SQL of the estimate and of a page read in order is compiled once for that key and page
@@ -69,9 +71,11 @@ class LookaheadPage(Page):
 
 
 class CappedCountPaginator(DjangoPaginator):
-    """Django's paginator with an exact count up to `exact_count_limit`, estimated beyond."""
+    """Django's paginator with an exact count up to `exact_count_limit`, estimated beyond
+    (counted, when `estimates` is off)."""
 
     exact_count_limit = 1000
+    estimates = True
 
     def __init__(self, object_list, per_page, *args, unfiltered=None, compiled_key=None, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
@@ -179,7 +183,7 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _estimate(self) -> int | None:
-        if not self._postgresql or self._matches_nothing:
+        if not self.estimates or not self._postgresql or self._matches_nothing:
             return None
         return planner_estimate(*self._sql, self.object_list.db)
 
@@ -269,19 +273,27 @@ class EstimateFirstPaginator(CappedCountPaginator):
     estimate_first = True
 
 
+class ExactCountPaginator(CappedCountPaginator):
+    """Counts beyond the limit too. For lists that stay small (one ticket's comments or
+    history, users, teams): the planner estimates a filtered list from the whole table's
+    statistics, so a requester's count of public comments would grow with the internal ones."""
+
+    estimates = False
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """`?page=N&page_size=M`; sizes above the cap are served at the cap, not refused.
+    `count` is exact."""
 
-    `count` is exact up to 1,000 rows and may be an estimate beyond (see the module docstring).
-    """
-
-    django_paginator_class = CappedCountPaginator
+    django_paginator_class = ExactCountPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
 class LargeListPagination(PageNumberPagination):
-    """For viewsets whose main list grows to millions of rows (tickets, work orders)."""
+    """For viewsets whose main list grows to millions of rows (tickets, work orders): that
+    list's `count` is exact up to 1,000 rows and may be an estimate beyond (see the module
+    docstring); their other lists (an object's comments, history) count exactly."""
 
     def paginate_queryset(self, queryset, request, view=None):
         if getattr(view, "action", None) == "list":

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.tests.factories import TeamFactory
 from dispatchdesk import pagination
 from tickets.models import Ticket
+from tickets.services import comment_add
 from tickets.tests.factories import CommentFactory, TicketFactory
 from workorders.tests.factories import WorkOrderFactory
 
@@ -284,3 +285,34 @@ def test_a_filter_that_can_match_nothing_is_one_empty_page(eight, paginator, mat
     page = paginator(matching_nothing(), 3).page(1)
 
     assert list(page) == [] and page.paginator.count == 0 and not page.has_next()
+
+
+@pytest.fixture
+def mostly_internal(cast, eight):
+    """A ticket with 6 public and 30 internal comments (each an event of its history), next to
+    one with 100 public ones: PostgreSQL's statistics say most comments are public."""
+    ticket, other = Ticket.objects.filter(pk__in=eight[:2]).order_by("pk")
+    for internal, count in ((False, 6), (True, 30)):
+        for n in range(count):
+            comment_add(ticket=ticket, by=cast["team_agent"], body=f"{n}", internal=internal)
+    for n in range(100):
+        comment_add(ticket=other, by=cast["team_agent"], body=f"{n}")
+    if POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tickets_comment, dispatchdesk_event")
+    return ticket
+
+
+@pytest.mark.parametrize("what", ["comments", "history"])
+def test_a_requester_counts_what_they_see_of_a_long_list_not_what_is_hidden(
+    client_for, cast, mostly_internal, limit_of_five, what
+):
+    """Beyond the exact limit, an estimate of "this ticket's public comments" comes from the
+    ticket's comments of every kind: the requester's count grew with the internal ones."""
+    url = f"{URL}{mostly_internal.pk}/{what}/"
+
+    body = client_for(cast["requester"]).get(url, {"page_size": 2}).json()
+    agent_count = client_for(cast["team_agent"]).get(url).json()["count"]
+
+    assert body["count"] == 6  # (the factory's ticket has no "created" event)
+    assert agent_count == 36
