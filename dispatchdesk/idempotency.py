@@ -1,10 +1,12 @@
 """`Idempotency-Key` on API creates: a retry by the same user replays the first response."""
 
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -16,6 +18,8 @@ from rest_framework.response import Response
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
+# 1 to 255 characters, none a control character (a NUL cannot be stored in PostgreSQL's text).
+VALID_KEY = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,255}", re.DOTALL)
 
 
 def request_hash(request) -> str:
@@ -40,8 +44,8 @@ def idempotent(request, create: Callable[[], Response]) -> Response:
     key = request.headers.get(HEADER)
     if key is None:
         return create()
-    if not key.strip() or len(key) > 255:
-        raise ValidationError({HEADER: ["Send 1 to 255 characters."]})
+    if not VALID_KEY.fullmatch(key):
+        raise ValidationError({HEADER: ["Send 1 to 255 characters, none a control character."]})
 
     fingerprint = request_hash(request)
     expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
@@ -56,7 +60,8 @@ def idempotent(request, create: Callable[[], Response]) -> Response:
             )
             response = create()
             entry.response_status = response.status_code
-            entry.response_body = response.data
+            # As JSON text, not `jsonb`, which would sort the fields of the replayed response.
+            entry.response_body = json.dumps(response.data, cls=DjangoJSONEncoder)
             entry.save(update_fields=["response_status", "response_body"])
             return response
     except IntegrityError:
@@ -65,7 +70,7 @@ def idempotent(request, create: Callable[[], Response]) -> Response:
             raise
     if entry.request_hash != fingerprint:
         raise ValidationError({HEADER: ["This key was already used for a different request."]})
-    return Response(entry.response_body, status=entry.response_status)
+    return Response(json.loads(entry.response_body), status=entry.response_status)
 
 
 class IdempotentCreateMixin:

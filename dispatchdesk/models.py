@@ -84,7 +84,7 @@ class IdempotencyKey(models.Model):
     path = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    response_body = models.TextField(blank=True)  # JSON, its fields in the response's order
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -355,6 +355,7 @@ def test_a_retried_create_with_the_same_key_creates_nothing_new(client_for, cast
 
     assert first.status_code == retry.status_code == 201
     assert first.json() == retry.json()
+    assert list(retry.json()) == list(first.json())  # in the same order (jsonb sorted them)
     assert Ticket.objects.count() == 1
     assert Event.objects.count() == 1
 
@@ -386,8 +387,21 @@ def test_a_failed_create_does_not_burn_the_key(client_for, cast):
     good = client.post(TICKETS_URL, {"title": ""}, format="json", HTTP_IDEMPOTENCY_KEY="k")
 
     assert bad.status_code == good.status_code == 400
-    fixed = client.post(TICKETS_URL, {"title": "ok"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    fixed = client.post(TICKETS_URL, {"title": "ok"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert fixed.status_code == 201
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "\x7f", " ", "x" * 256])
+def test_a_key_with_a_control_character_or_of_no_use_is_400(client_for, cast, key):
+    """A NUL was a 500 on PostgreSQL, whose text cannot hold it (gunicorn refuses control
+    characters in headers; Django's development server passes them on)."""
+    client = client_for(cast["requester"])
+
+    response = client.post(TICKETS_URL, {"title": "A"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["fields"]
+    assert not Ticket.objects.exists()
 
 
 # Query counts
