@@ -177,6 +177,15 @@ class User(AbstractBaseUser):
         """Agents and supervisors: team members who can be assigned work."""
         return self.role in WORKER_ROLES
 
+    def may_hold_work_of(self, team_id: int) -> bool:
+        """`may_hold_work` for this user as saved (their membership read now)."""
+        return may_hold_work(
+            is_active=self.is_active,
+            role=self.role,
+            team_ids=set(self.teams.filter(pk=team_id).values_list("pk", flat=True)),
+            team_id=team_id,
+        )
+
     def has_perm(self, perm: str, obj=None) -> bool:
         return self.is_active and (self.is_superuser or perm in ROLE_PERMISSIONS[self.role])
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
 
-from accounts.models import User, cannot_hold_work, may_hold_work
+from accounts.models import User, cannot_hold_work
 
 from .datetimes import has_a_date
 from .etags import ensure_if_match
@@ -159,6 +159,10 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
             {"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]}
         )
 
+    # Terminal work keeps its assignee, who may since have stopped working or left the team: a
+    # reopened ticket then goes back to the queue, not to them. Read as they are now, their row
+    # locked before the work's, as `assign` does (a closed ticket's assignee cannot change).
+    holder = lock_person(obj.assignee_id) if obj.is_terminal and obj.assignee_id else None
     obj = lock(obj)
     kind = obj._meta.verbose_name
     transition = next(transitions_from_current_state(obj, name), None)
@@ -202,6 +206,9 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     if changes:
         data["changes"] = changes
     record(obj, by, EventType.STATUS_CHANGED, data, public=public)
+    returned = holder is not None and obj.assignee_id == holder.pk and not obj.is_terminal
+    if returned and not holder.may_hold_work_of(obj.team_id):
+        obj = set_assignee(obj, by=by, to=None, public=public)
     return obj
 
 
@@ -277,31 +284,32 @@ def touch(obj, *, by) -> None:
 def assign(obj, *, by, to, public: bool = True):
     """Set or clear the assignee of a ticket or work order, with the design's rules."""
     if to is not None:
-        # Locked first, and read again: someone being taken out of the team or deactivated (whose
-        # row is locked while their work is given back) is then seen as they are afterwards.
-        # `no_key`: a plain FOR UPDATE would also hold back the key-share lock that a foreign
-        # key to this user takes at commit (an event's actor), and two requests would deadlock.
-        to = User.objects.select_for_update(no_key=True).get(pk=to.pk)
+        to = lock_person(to.pk)
     obj = lock(obj)
     kind = obj._meta.verbose_name
     if obj.is_terminal:
         raise Conflict(f"A {obj.status} {kind} cannot be assigned.")
     if by.is_staff:
-        if to is not None and not may_hold_work(
-            is_active=to.is_active,
-            role=to.role,
-            team_ids=set(to.teams.values_list("pk", flat=True)),
-            team_id=obj.team_id,
-        ):
+        if to is not None and not to.may_hold_work_of(obj.team_id):
             raise ValidationError({"assignee": [cannot_hold_work(to, obj.team)]})
     else:
-        takes_it = obj.assignee_id is None and to == by and by.teams.filter(pk=obj.team_id).exists()
+        # `to`, not `by`: the user as they are now, who may have been deactivated meanwhile.
+        takes_it = obj.assignee_id is None and to == by and to.may_hold_work_of(obj.team_id)
         has_it = to == by and obj.assignee_id == by.pk  # a retried take: nothing to change
         drops_it = to is None and obj.assignee_id == by.pk
         if not (by.is_worker and (takes_it or has_it or drops_it)):
             raise only_take_or_drop(obj)
 
     return set_assignee(obj, by=by, to=to, public=public)
+
+
+def lock_person(pk: int) -> User:
+    """Someone to give work to, read again with their row locked (before the work's): someone
+    being taken out of a team or deactivated, whose row is locked while their work is given
+    back, is then seen as they are afterwards. `no_key`: a plain FOR UPDATE would also hold back
+    the key-share lock that a foreign key to this user takes at commit (an event's actor), and
+    two requests would deadlock."""
+    return User.objects.select_for_update(no_key=True).get(pk=pk)
 
 
 def only_take_or_drop(obj) -> PermissionDenied:

@@ -293,3 +293,35 @@ def test_a_login_while_an_admin_deletes_the_user_is_not_an_error(cast, monkeypat
     assert login.status_code == 200
     assert deletion.outcome == "done"
     assert not User.objects.filter(pk=user.pk).exists()
+
+
+@needs_postgresql
+def test_an_agent_taking_work_as_they_are_deactivated_does_not_keep_it(
+    cast, client_for, monkeypatch
+):
+    """The take was checked against the user the request had authenticated: deactivated in
+    between (their work given back), they took the ticket all the same, and kept it."""
+    from dispatchdesk import workflow
+    from tickets.tests.factories import TicketFactory
+
+    agent, admin = cast["team_agent"], cast["admin"]
+    ticket = TicketFactory(team=cast["team"], status="open")
+    deactivation = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=admin, is_active=False)
+    )
+    assign = workflow.assign
+
+    def deactivated_meanwhile(obj, *, by, to, **kwargs):
+        deactivation.finish()
+        return assign(obj, by=by, to=to, **kwargs)
+
+    monkeypatch.setattr(workflow, "assign", deactivated_meanwhile)
+
+    response = client_for(agent).post(
+        f"/api/v1/tickets/{ticket.pk}/assign/", {"assignee": agent.pk}
+    )
+
+    assert deactivation.outcome == "done"
+    assert response.status_code == 403
+    ticket.refresh_from_db()
+    assert ticket.assignee_id is None

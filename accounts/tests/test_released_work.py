@@ -76,6 +76,46 @@ def test_a_person_who_may_no_longer_work_gives_back_all_their_open_work(
     assert unassigned_by(work["work_order"]) == [(admin.pk, {"from": agent.pk, "to": None})]
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"role": Role.REQUESTER}, {"is_active": False}, {"teams": []}],
+    ids=["made a requester", "deactivated", "left the team"],
+)
+def test_a_closed_ticket_reopened_goes_back_to_the_queue_not_to_who_may_no_longer_hold_it(
+    client_for, agent, work, change
+):
+    """Closed work keeps its assignee. Reopened, it kept them too: a former agent, now a
+    requester who had asked for it, could then start it."""
+    admin, supervisor = AdminFactory(), SupervisorFactory()
+    closed = work["closed"]
+    changed = client_for(admin).patch(f"/api/v1/users/{agent.pk}/", change, format="json")
+    assert changed.status_code == 200
+
+    response = client_for(supervisor).post(
+        f"/api/v1/tickets/{closed.pk}/transitions/", {"name": "reopen", "note": "Again"}
+    )
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["assignee"]) == ("open", None)
+    events = Event.objects.for_object(closed).values_list("type", "actor", "data")
+    assert [(kind, actor) for kind, actor, _ in events] == [
+        (EventType.STATUS_CHANGED, supervisor.pk),
+        (EventType.UNASSIGNED, supervisor.pk),
+    ]
+    assert events[1][2] == {"from": agent.pk, "to": None}
+
+
+def test_a_closed_ticket_reopened_keeps_an_assignee_who_may_still_hold_it(client_for, work):
+    closed = work["closed"]
+
+    response = client_for(SupervisorFactory()).post(
+        f"/api/v1/tickets/{closed.pk}/transitions/", {"name": "reopen", "note": "Again"}
+    )
+
+    assert response.json()["assignee"] == closed.assignee_id
+    assert not unassigned_by(closed)
+
+
 def test_leaving_a_team_gives_back_that_teams_work_only(client_for, agent, work, teams):
     facilities, it = teams
 
