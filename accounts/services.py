@@ -48,9 +48,16 @@ def user_change_problems(*, by: User, user: User | None, changes: dict) -> dict[
     """Why `by` may not give `user` (None: a new user) these `changes` of `role`, `teams` and
     `is_active`: messages per field, empty when nothing stops it. The API and the admin both ask."""
     role = changes.get("role", user.role if user else Role.REQUESTER)
+    active = changes.get("is_active", user.is_active if user else True)
     problems = {}
     if changes.get("teams") and role not in WORKER_ROLES:
         problems["teams"] = [NOT_A_WORKER]
+    elif changes.get("teams") and not active:
+        # As a team's own members list has it (ensure_may_join): someone deactivated stays in
+        # the teams they had, and joins no other.
+        had = set(user.teams.values_list("pk", flat=True)) if user and user.pk else set()
+        if {team.pk for team in changes["teams"]} - had:
+            problems["teams"] = [NOT_A_WORKER]
     if user is not None and user.pk == by.pk:
         # An admin who demotes or deactivates themselves may lock everyone out.
         if "role" in changes and changes["role"] != user.role:

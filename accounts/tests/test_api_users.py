@@ -169,6 +169,31 @@ def test_a_user_can_be_created_inactive(client_for, people):
     assert not User.objects.get(email="later@example.com").is_active
 
 
+@pytest.mark.parametrize("how", ["created inactive", "given a team", "deactivated and moved"])
+def test_an_inactive_user_joins_no_team_but_keeps_those_they_had(client_for, people, how):
+    """As a team's members list has it: through users/ an inactive agent joined teams."""
+    team, kept = TeamFactory(), TeamFactory()
+    agent = people["inactive_agent"]
+    agent.teams.set([kept])
+    admin = client_for(people["admin"])
+    body = {"teams": [kept.pk, team.pk]}
+    if how == "created inactive":
+        body |= {"email": "later@example.com", "role": "agent", "is_active": False}
+        response = admin.post(USERS_URL, body | {"password": "a-long-passphrase-9"}, format="json")
+    else:
+        if how == "deactivated and moved":
+            agent.is_active = True
+            agent.save()
+            body["is_active"] = False
+        response = admin.patch(f"{USERS_URL}{agent.pk}/", body, format="json")
+    kept_only = admin.patch(f"{USERS_URL}{agent.pk}/", {"teams": [kept.pk]}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["teams"]
+    assert not team.members.exists()
+    assert kept_only.status_code == 200, kept_only.json()
+
+
 def test_create_reports_every_bad_field(client_for, people):
     response = client_for(people["admin"]).post(
         USERS_URL, {"email": "not-an-email", "role": "boss"}, format="json"
