@@ -9,12 +9,13 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField
-from rest_framework.relations import PKOnlyObject
+from rest_framework.relations import MANY_RELATION_KWARGS, PKOnlyObject
 from rest_framework.settings import api_settings
 
 from accounts.models import User
 
 from .datetimes import has_a_date
+from .filters import MAX_ID
 from .models import Event
 
 # Fields that only change through their own endpoints: writing them is a 400 that says where.
@@ -60,15 +61,47 @@ def names_someone_else(data, field: str, user) -> bool:
 
 class IdField(serializers.PrimaryKeyRelatedField):
     """An object by its id, which must be a whole number: DRF's own field hands `2.5` to the
-    database lookup, which reads it as 2, and the wrong user is assigned without a word."""
+    database lookup, which reads it as 2, and the wrong user is assigned without a word.
+    With `many=True`, a list of them (`IdListField`)."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            try:
-                data = serializers.IntegerField().to_internal_value(data)
-            except serializers.ValidationError:
-                self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(data)
+        return super().to_internal_value(self.whole_number(data))
+
+    def whole_number(self, data):
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type="bool")
+        try:
+            return serializers.IntegerField().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):  # as DRF's, with the list field of our own
+        shared = {key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS}
+        return IdListField(child_relation=cls(*args, **kwargs), **shared)
+
+
+class IdListField(serializers.ManyRelatedField):
+    """Objects by their ids, found in one query (DRF's field looks them up one at a time), at
+    most `max_length` of them."""
+
+    max_length = 1000
+    default_error_messages = {"too_many": f"Send at most {max_length:,} ids."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | Mapping) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        data = list(data)
+        if len(data) > self.max_length:
+            self.fail("too_many")
+        child = self.child_relation
+        ids = list(dict.fromkeys(child.whole_number(item) for item in data))
+        in_range = [pk for pk in ids if -MAX_ID - 1 <= pk <= MAX_ID]
+        found = child.get_queryset().in_bulk(in_range)
+        for pk in ids:
+            if pk not in found:
+                child.fail("does_not_exist", pk_value=pk)
+        return [found[pk] for pk in ids]
 
 
 class DateTimeField(serializers.DateTimeField):

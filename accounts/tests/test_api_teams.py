@@ -200,6 +200,35 @@ def test_unknown_member_id_is_400(client_for):
     assert "members" in response.json()["fields"]
 
 
+@pytest.mark.parametrize("ids", [[1.5], ["x"], [True], [None], "3", {"3": 3}, [2**63], [-(2**64)]])
+def test_member_ids_that_name_no_one_are_400(client_for, ids):
+    team = TeamFactory()
+
+    response = client_for(SupervisorFactory()).patch(
+        f"/api/v1/teams/{team.pk}/", {"members": ids}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["members"]
+
+
+def test_member_ids_are_looked_up_at_once_and_at_most_a_thousand(
+    client_for, django_assert_max_num_queries
+):
+    """They were looked up one query each, with no limit: a megabyte of ids held a worker."""
+    team, client = TeamFactory(), client_for(SupervisorFactory())
+    agents = [agent.pk for agent in AgentFactory.create_batch(30)]
+
+    with django_assert_max_num_queries(20):
+        response = client.patch(f"/api/v1/teams/{team.pk}/", {"members": agents}, format="json")
+    too_many = client.patch(f"/api/v1/teams/{team.pk}/", {"members": [1] * 1001}, format="json")
+
+    assert response.status_code == 200
+    assert sorted(response.json()["members"]) == sorted(agents)
+    assert too_many.status_code == 400
+    assert too_many.json()["fields"]["members"] == ["Send at most 1,000 ids."]
+
+
 def test_teams_are_never_deleted_through_the_api(client_for):
     team = TeamFactory()
 
