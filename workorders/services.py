@@ -197,10 +197,12 @@ def move(item: ChecklistItem, position: int) -> list[int]:
     """Put `item` at index `position` of its list and renumber the list; the new order."""
     items = [other for other in item.work_order.checklist.all() if other.pk != item.pk]
     items.insert(min(position, len(items)), item)
+    moved = []
     for index, each in enumerate(items):
         if each.position != index:
             each.position = index
-            each.save(update_fields=["position"])
+            moved.append(each)
+    ChecklistItem.objects.bulk_update(moved, ["position"])  # one UPDATE, however many
     return [each.pk for each in items]
 
 
@@ -269,8 +271,9 @@ def time_entry_add(
 def time_entry_update(
     *, entry: TimeEntry, by: User, if_unchanged: dict | None = None, **changes
 ) -> TimeEntry:
-    """Only the author of a time entry or a supervisor changes it. With `if_unchanged`
-    ({field: value as the caller read it}) a stale read is refused (412)."""
+    """A supervisor changes a time entry, or its author while the work order is theirs (as
+    they logged it). With `if_unchanged` ({field: value as the caller read it}) a stale read is
+    refused (412)."""
     if "minutes" in changes:
         ensure_minutes(changes["minutes"])
     work_order = lock_for_work(entry.work_order)
@@ -278,6 +281,7 @@ def time_entry_update(
     ensure_unchanged(entry, if_unchanged)
     if entry.user_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only its author or a supervisor may change a time entry.")
+    ensure_doing_the_work(work_order, by, "change the time logged on this work order")
     previous = entry.minutes
     diff = {
         field: [workflow.as_history_value(getattr(entry, field)), workflow.as_history_value(new)]

@@ -123,7 +123,7 @@ class WorkOrderViewSet(WorkItemViewSet):
         filterset_class=None,
     )
     def time_entry(self, request, pk=None, entry_pk=None):
-        """Change a time entry: its author or a supervisor."""
+        """Change a time entry: a supervisor, or its author while they are the assignee."""
         entry = get_object_or_404(self.get_object().time_entries, pk=entry_pk)
         serializer = TimeEntrySerializer(entry, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)

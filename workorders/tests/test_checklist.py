@@ -1,6 +1,9 @@
 """Checklists: adding, ticking, rewording and moving items; `complete` needs every item done."""
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dispatchdesk.models import Event
 from workorders.models import ChecklistItem
@@ -253,6 +256,31 @@ def test_moving_an_item_reorders_the_list(client_for, cast, work_order, moved, p
         [items[t].pk for t in ("A", "B", "C")],
         [items[t].pk for t in expected],
     ]
+
+
+@pytest.mark.parametrize("how", ["added", "moved"])
+def test_putting_an_item_first_is_one_update_however_long_the_list(
+    client_for, cast, work_order, how
+):
+    """Each item that moved down was saved on its own: a query an item."""
+    client = client_for(cast["supervisor"])
+    ContentType.objects.get_for_model(work_order)  # cached from here on, as in a warm worker
+    counts = []
+    for length in (3, 30):
+        ChecklistItem.objects.filter(work_order=work_order).delete()
+        items = ChecklistItemFactory.create_batch(length, work_order=work_order)
+        for position, item in enumerate(items):
+            ChecklistItem.objects.filter(pk=item.pk).update(position=position)
+        with CaptureQueriesContext(connection) as queries:
+            if how == "added":
+                response = client.post(checklist_url(work_order), {"text": "Do", "position": 0})
+            else:
+                response = client.patch(item_url(items[-1]), {"position": 0})
+        counts.append(len(queries))  # now: the next request clears the connection's log
+        assert response.status_code in (200, 201), response.json()
+        assert texts(client, work_order)[0] == ("Do" if how == "added" else items[-1].text)
+
+    assert counts[0] == counts[1]
 
 
 def test_a_move_to_where_it_already_is_records_nothing(client_for, cast, work_order):

@@ -267,6 +267,22 @@ def test_another_agent_cannot_change_an_entry(client_for, cast, work_order):
     assert not Event.objects.for_object(work_order).exists()
 
 
+def test_an_author_no_longer_assigned_cannot_change_their_entry(client_for, cast, work_order):
+    """Logging time is for the assignee: the author taken off the work order changed their
+    entry to a week all the same."""
+    entry = TimeEntryFactory(work_order=work_order, user=cast["assignee"], minutes=30)
+    reassigned = client_for(cast["supervisor"]).post(
+        f"{URL}{work_order.pk}/assign/", {"assignee": cast["team_agent"].pk}, format="json"
+    )
+    assert reassigned.status_code == 200
+
+    response = client_for(cast["assignee"]).patch(entry_url(entry), {"minutes": 10080})
+
+    assert response.status_code == 403
+    entry.refresh_from_db()
+    assert entry.minutes == 30
+
+
 @pytest.mark.parametrize("minutes", [0, -5, "abc", 10**12])
 def test_an_entry_cannot_be_changed_to_bad_minutes(client_for, cast, work_order, minutes):
     entry = TimeEntryFactory(work_order=work_order, user=cast["assignee"], minutes=30)
