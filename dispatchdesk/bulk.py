@@ -468,6 +468,9 @@ class Plan:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     failed_rows: int = 0
     rows: int = 0
+    # When the batch was checked: the time of its rows' stamps (updated_at) and events. Any
+    # change made before is in what was checked; one made after stops the write (ChangedMeanwhile).
+    at: datetime | None = None
 
     def fail(self, row: Row) -> None:
         self.failed_rows += 1
@@ -501,7 +504,7 @@ class Importer:
 
     def __init__(self, *, by=None):
         self.by = by
-        self.now = timezone.now()
+        self.now = timezone.now()  # taken again as each batch is checked (Plan.at)
         self.seen: dict[Any, tuple[int, str]] = {}
 
     def parse(self, row: Row) -> dict[str, Any]:
@@ -528,7 +531,8 @@ class Importer:
 
     def prepare(self, batch: list[Row]) -> Plan:
         """Check a batch: types first, then (for the rows that pass) references and rules."""
-        plan = Plan(rows=len(batch))
+        self.now = timezone.now()
+        plan = Plan(rows=len(batch), at=self.now)
         parsed = []
         for row in batch:
             given = self.parse(row)

@@ -199,11 +199,11 @@ class WorkItemImport(bulk.Importer):
         if stale:
             raise bulk.ChangedMeanwhile(stale)
 
-    def event(self, pk: int, data: dict[str, Any]) -> dict[str, Any]:
+    def event(self, plan: bulk.Plan, pk: int, data: dict[str, Any]) -> dict[str, Any]:
         return {
             "content_type_id": self.content_type_id,
             "object_id": pk,
-            "at": self.now,
+            "at": plan.at,
             "actor_id": self.by_id,
             "type": EventType.IMPORTED.value,
             "data": data,
@@ -220,14 +220,14 @@ class WorkItemImport(bulk.Importer):
             data |= {"status": values["status"], "title": values["title"]}
             data |= {"priority": values["priority"], "team": values["team_id"]}
             data["assignee"] = values["assignee_id"]
-            events.append(self.event(change.pk, data))
+            events.append(self.event(plan, change.pk, data))
         for change in plan.updates:
             data = {"created": False, "external_ref": change.values["external_ref"]}
             data["status"] = change.values["status"]
             data["changes"] = {
                 bulk.history_name(self.model, name): pair for name, pair in change.diff.items()
             }
-            events.append(self.event(change.pk, data))
+            events.append(self.event(plan, change.pk, data))
         return events
 
 

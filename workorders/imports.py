@@ -153,7 +153,7 @@ class WorkOrderImport(WorkItemImport):
         linked += [change for change in plan.updates if "ticket_id" in change.diff]
         for change in linked:
             data = {"work_order": change.pk, "title": change.values["title"]}
-            event = self.event(change.values["ticket_id"], data)
+            event = self.event(plan, change.values["ticket_id"], data)
             event |= {
                 "content_type_id": self.ticket_content_type_id,
                 "type": EventType.WORK_ORDER_LINKED.value,

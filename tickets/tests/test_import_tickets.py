@@ -701,3 +701,37 @@ def test_a_reference_with_a_nul_character_is_a_bad_row_not_a_database_failure(pe
     assert outcome.errors == ["line 2: external_ref: Null characters are not allowed."]
     assert outcome.failure == "1 of 2 rows failed."
     assert not Ticket.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_stamped_when_it_is_checked_not_when_the_import_started(
+    people, tmp_path, monkeypatch
+):
+    """Every event and `updated_at` of an import had the time the import began: a change made
+    through the API while earlier batches were written, which the later batch then saw and
+    kept, came before the import's event in history and after it in time."""
+    assert run("import_tickets", tickets_file(tmp_path, row("T-1"), row("T-2"))).ok
+    second = Ticket.objects.get(external_ref="T-2")
+    prepare = TicketImport.prepare
+
+    def an_api_edit_before_the_second_batch(importer, batch):
+        if batch[0].values["external_ref"] == "T-2":
+            ticket_update(
+                ticket=Ticket.objects.get(pk=second.pk),
+                by=SupervisorFactory(),
+                changes={"priority": "high"},
+            )
+        return prepare(importer, batch)
+
+    monkeypatch.setattr(TicketImport, "prepare", an_api_edit_before_the_second_batch)
+    path = tickets_file(tmp_path, row("T-1", title="One"), row("T-2", title="Two"))
+
+    outcome = run("import_tickets", path, "--batch-size", "1")
+
+    assert outcome.ok, (outcome.failure, outcome.errors)
+    *_, edit, imported = Event.objects.for_object(second)
+    assert (edit.type, imported.type) == (EventType.FIELDS_CHANGED, EventType.IMPORTED)
+    assert imported.at >= edit.at
+    second.refresh_from_db()
+    assert (second.priority, second.title) == ("high", "Two")
+    assert second.updated_at >= edit.at
