@@ -1,5 +1,7 @@
 """Project-wide records: the audit trail and the idempotency keys of API creates."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -42,6 +44,16 @@ class EventQuerySet(models.QuerySet):
         raise AppendOnlyError("History events are never deleted.")
 
 
+class HistoryEncoder(DjangoJSONEncoder):
+    """Django's, with times in full (it cuts them to milliseconds, so a change of a due date by
+    less than that was recorded as from and to the same time), in UTC as `Z`."""
+
+    def default(self, o):
+        if isinstance(o, datetime) and o.tzinfo is not None:
+            return o.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return super().default(o)
+
+
 class Event(models.Model):
     """One change to a ticket or work order. Append-only: written with the change, never edited."""
 
@@ -54,7 +66,7 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     type = models.CharField(max_length=32, choices=EventType.choices)
-    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    data = models.JSONField(default=dict, blank=True, encoder=HistoryEncoder)
     # Requesters see only public events: no internal comments, no work orders.
     public = models.BooleanField(default=True)
 

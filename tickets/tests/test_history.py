@@ -142,3 +142,17 @@ def test_history_cannot_be_written_outside_a_transaction(cast):
     with pytest.raises(RuntimeError, match="same transaction"):
         history.record(ticket, cast["supervisor"], "created")
     assert not Event.objects.exists()
+
+
+def test_a_time_is_recorded_as_written_to_the_microsecond(client_for, cast):
+    """Django's JSON encoder cut times to milliseconds: a due date moved by less was recorded
+    as changed from and to the same time."""
+    ticket = TicketFactory(team=cast["team"], requester=cast["requester"], status="open")
+    client, url = client_for(cast["supervisor"]), f"/api/v1/tickets/{ticket.pk}/"
+    client.patch(url, {"due_at": "2030-01-01T10:00:00.000100Z"}, format="json")
+
+    saved = client.patch(url, {"due_at": "2030-01-01T10:00:00.000900Z"}, format="json").json()
+
+    old, new = client.get(f"{url}history/").json()["results"][-1]["data"]["due_at"]
+    assert (old, new) == ("2030-01-01T10:00:00.000100Z", "2030-01-01T10:00:00.000900Z")
+    assert new == saved["due_at"]
