@@ -187,7 +187,9 @@ def checklist_add(
     if position is not None:
         move(item, position)
         item.refresh_from_db()
-    record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [None, text]})
+    # The item's id and place, as a tick or a move names them (identical texts are possible).
+    data = {"checklist": [None, text], "item": item.pk, "position": item.position}
+    record(work_order, by, EventType.FIELDS_CHANGED, data)
     if done:
         item = checklist_update(item=item, by=by, done=True)
     return item
@@ -236,7 +238,8 @@ def checklist_update(
         data = {"item": item.pk, "text": item.text, "done": done}
         record(work_order, by, EventType.CHECKLIST_TICKED, data)
     if text is not None and text != item.text:
-        record(work_order, by, EventType.FIELDS_CHANGED, {"checklist": [item.text, text]})
+        data = {"checklist": [item.text, text], "item": item.pk}
+        record(work_order, by, EventType.FIELDS_CHANGED, data)
         item.text = text
         item.save(update_fields=["text"])
     if position is not None:

@@ -1050,11 +1050,13 @@ def test_adding_a_checklist_item_inline(as_supervisor, supervisor, work_order):
     response = as_supervisor.post(change_url(work_order), data)
 
     assert response.status_code == 302, response.context and response.context["errors"]
-    assert ChecklistItem.objects.filter(
-        work_order=work_order, text="Replace fuse", done=False
-    ).exists()
+    added = ChecklistItem.objects.get(work_order=work_order, text="Replace fuse", done=False)
     assert history(work_order) == [
-        (EventType.FIELDS_CHANGED, supervisor.pk, {"checklist": [None, "Replace fuse"]})
+        (
+            EventType.FIELDS_CHANGED,
+            supervisor.pk,
+            {"checklist": [None, "Replace fuse"], "item": added.pk, "position": 1},
+        )
     ]
 
 
@@ -1979,7 +1981,11 @@ def test_a_stale_page_leaves_the_checklist_items_it_did_not_change(
     assert (one.done, one.done_by, two.text) == (True, agent, "two, reworded")
     assert history(work_order) == [
         (EventType.CHECKLIST_TICKED, agent.pk, {"item": one.pk, "text": "one", "done": True}),
-        (EventType.FIELDS_CHANGED, supervisor.pk, {"checklist": ["two", "two, reworded"]}),
+        (
+            EventType.FIELDS_CHANGED,
+            supervisor.pk,
+            {"checklist": ["two", "two, reworded"], "item": two.pk},
+        ),
     ]
 
 

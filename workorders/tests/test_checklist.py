@@ -56,7 +56,8 @@ def test_items_are_added_at_the_end_and_listed_in_order(client_for, cast, work_o
     assert texts(client, work_order) == ["A", "B", "C"]
     events = list(Event.objects.for_object(work_order))
     assert [(e.type, e.data) for e in events] == [
-        ("fields_changed", {"checklist": [None, text]}) for text in ("A", "B", "C")
+        ("fields_changed", {"checklist": [None, text], "item": answer.json()["id"], "position": n})
+        for n, (text, answer) in enumerate(zip(("A", "B", "C"), answers, strict=True))
     ]
 
 
@@ -70,6 +71,8 @@ def test_an_item_added_at_position_0_comes_first(client_for, cast, work_order):
     assert response.status_code == 201
     assert response.json()["position"] == 0
     assert texts(client, work_order) == ["First", "A", "B", "C"]
+    added = Event.objects.for_object(work_order).last().data
+    assert added == {"checklist": [None, "First"], "item": response.json()["id"], "position": 0}
 
 
 def test_an_item_added_ticked_is_ticked_by_whoever_added_it(client_for, cast, work_order):
@@ -219,7 +222,10 @@ def test_rewording_an_item_is_recorded(client_for, cast, work_order):
     assert response.status_code == 200
     assert response.json()["text"] == "New"
     event = Event.objects.for_object(work_order).get()
-    assert (event.type, event.data) == ("fields_changed", {"checklist": ["Old", "New"]})
+    assert (event.type, event.data) == (
+        "fields_changed",
+        {"checklist": ["Old", "New"], "item": item.pk},
+    )
 
 
 def test_an_item_cannot_be_reworded_to_nothing(client_for, cast, work_order):
