@@ -64,6 +64,10 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def etag_values(self) -> tuple:
+        """What its ETag changes with (it has no time of its last change)."""
+        return (self.name, sorted(member.pk for member in self.members.all()))
+
 
 class UserQuerySet(models.QuerySet):
     def workers(self):
@@ -176,6 +180,11 @@ class User(AbstractBaseUser):
     def is_worker(self) -> bool:
         """Agents and supervisors: team members who can be assigned work."""
         return self.role in WORKER_ROLES
+
+    def etag_values(self) -> tuple:
+        """What their ETag changes with (a user has no time of their last change)."""
+        teams = sorted(team.pk for team in self.teams.all())
+        return (self.email, self.full_name, self.role, self.is_active, teams)
 
     def may_hold_work_of(self, team_id: int) -> bool:
         """`may_hold_work` for this user as saved (their membership read now)."""

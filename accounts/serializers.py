@@ -76,7 +76,9 @@ class UserSerializer(serializers.ModelSerializer):
         return user_create(**validated_data)
 
     def update(self, instance, validated_data):
-        return user_update(user=instance, by=self.context["request"].user, **validated_data)
+        request = self.context["request"]
+        if_match = request.headers.get("If-Match")
+        return user_update(user=instance, by=request.user, if_match=if_match, **validated_data)
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -98,4 +100,6 @@ class TeamSerializer(serializers.ModelSerializer):
         return team_create(**validated_data)
 
     def update(self, instance, validated_data):
-        return team_update(team=instance, by=self.context["request"].user, **validated_data)
+        request = self.context["request"]
+        if_match = request.headers.get("If-Match")
+        return team_update(team=instance, by=request.user, if_match=if_match, **validated_data)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from dispatchdesk import workflow
+from dispatchdesk.etags import ensure_if_match
 from tickets.models import Ticket
 from workorders.models import WorkOrder
 
@@ -112,12 +113,14 @@ def user_update(
     by: User,
     password: str | None = None,
     teams: Iterable[Team] | None = None,
+    if_match: str | None = None,
     **fields,
 ) -> User:
     """Change a user's profile, role, status or password.
 
     Only agents and supervisors belong to teams: a user who moves to another role leaves them,
-    and work they can no longer hold goes back to its team (`release_work`).
+    and work they can no longer hold goes back to its team (`release_work`). With `if_match`
+    (the ETag the caller read), a user changed since is refused (412).
     """
     if fields.get("is_active") is False:
         hold_sessions(user.pk)  # first: see there
@@ -128,6 +131,9 @@ def user_update(
     if password:
         user.set_password(password)
     ensure_an_admin_remains(user)
+    if if_match:
+        # Read again, locked after the admins (ensure_an_admin_remains) as the save would be.
+        ensure_if_match(User.objects.select_for_update(no_key=True).get(pk=user.pk), if_match)
     others = User.objects.exclude(pk=user.pk).filter(email=user.email)
     with claiming("email", EMAIL_TAKEN, others.exists):
         user.save()
@@ -204,8 +210,18 @@ def team_create(*, name: str, members: Iterable[User] = ()) -> Team:
 
 
 @transaction.atomic
-def team_update(*, team: Team, by: User, members: Iterable[User] | None = None, **fields) -> Team:
-    """Rename a team or change its members; work of those who leave goes back to the team."""
+def team_update(
+    *,
+    team: Team,
+    by: User,
+    members: Iterable[User] | None = None,
+    if_match: str | None = None,
+    **fields,
+) -> Team:
+    """Rename a team or change its members; work of those who leave goes back to the team.
+    With `if_match` (the ETag the caller read), a team changed since is refused (412)."""
+    if if_match:
+        ensure_if_match(Team.objects.select_for_update().get(pk=team.pk), if_match)
     for name, value in fields.items():
         setattr(team, name, value)
     with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(team.name, team=team)):

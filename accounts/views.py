@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework_simplejwt import views as jwt_views
 
 from dispatchdesk.idempotency import IdempotentCreateMixin
-from dispatchdesk.views import ID_IN_URL, OfferedMethodsFirst
+from dispatchdesk.views import ID_IN_URL, ETagMixin, FiltersTheListOnly, OfferedMethodsFirst
 
 from . import tokens
 from .filtersets import TeamFilterSet, UserFilterSet
@@ -15,6 +15,8 @@ from .throttling import LoginRateThrottle
 
 
 class UserViewSet(
+    FiltersTheListOnly,
+    ETagMixin,
     OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
@@ -39,6 +41,8 @@ class UserViewSet(
 
 
 class TeamViewSet(
+    FiltersTheListOnly,
+    ETagMixin,
     OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,

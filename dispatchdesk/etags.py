@@ -6,7 +6,10 @@ from .exceptions import PreconditionFailed
 
 
 def etag_for(obj) -> str:
-    version = f"{obj._meta.label}:{obj.pk}:{obj.updated_at.isoformat()}"
+    """From the time of the object's last change; for rows without one (users, teams), from
+    the values they show (`etag_values()`)."""
+    state = obj.etag_values() if hasattr(obj, "etag_values") else obj.updated_at.isoformat()
+    version = f"{obj._meta.label}:{obj.pk}:{state}"
     return f'"{hashlib.sha256(version.encode()).hexdigest()[:32]}"'
 
 

@@ -39,7 +39,48 @@ class OfferedMethodsFirst:
 ID_IN_URL = r"[1-9][0-9]{0,18}"
 
 
+class FiltersTheListOnly:
+    """For viewsets: the list's query parameters do not apply to one object's URL, where
+    `?role=requester` on an agent's is no reason to answer 404 (nor `?role=nonsense` a 400)."""
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+
+class ETagMixin:
+    """For viewsets: one object's GET answers its `ETag`; PATCH takes `If-Match` (which the
+    serializer hands to the service, 412 when stale) and answers the new ETag."""
+
+    def with_etag(self, obj, data, status_code=status.HTTP_200_OK) -> Response:
+        return Response(data, status=status_code, headers={"ETag": etag_for(obj)})
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return self.with_etag(obj, self.get_serializer(obj).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag you read; a stale one answers 412.",
+            )
+        ]
+    )
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        obj = serializer.save()
+        return self.with_etag(obj, self.represent(obj))
+
+    def represent(self, obj) -> dict:
+        """The object as its GET shows it."""
+        return self.get_serializer(obj).data
+
+
 class WorkItemViewSet(
+    ETagMixin,
     OfferedMethodsFirst,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
@@ -93,29 +134,6 @@ class WorkItemViewSet(
 
     def assign_to(self, obj, to):
         return workflow.assign(obj, by=self.request.user, to=to)
-
-    def with_etag(self, obj, data, status_code=status.HTTP_200_OK) -> Response:
-        return Response(data, status=status_code, headers={"ETag": etag_for(obj)})
-
-    def retrieve(self, request, *args, **kwargs):
-        obj = self.get_object()
-        return self.with_etag(obj, self.get_serializer(obj).data)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "If-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="The ETag you read; a stale one answers 412.",
-            )
-        ]
-    )
-    def partial_update(self, request, *args, **kwargs):
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        obj = serializer.save()
-        return self.with_etag(obj, self.represent(obj))
 
     def represent(self, obj) -> dict:
         """The object as the detail shows it (annotations and relations included)."""

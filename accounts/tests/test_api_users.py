@@ -324,3 +324,41 @@ def test_user_list_query_count_does_not_grow_with_page_size(
     with django_assert_max_num_queries(4):
         response = client.get(USERS_URL, {"page_size": 200})
     assert len(response.json()["results"]) == 35
+
+
+@pytest.mark.parametrize("kind", ["users", "teams"])
+def test_a_stale_if_match_is_412_and_writes_nothing(client_for, people, kind):
+    """Users and teams had no ETag: a members list read earlier and sent back took out a
+    member added meanwhile (and gave back their work), without a word."""
+    team = TeamFactory(name="Night shift")
+    team.members.add(people["agent"])
+    url = f"{USERS_URL}{people['agent'].pk}/" if kind == "users" else f"/api/v1/teams/{team.pk}/"
+    change = {"full_name": "Agent Smith"} if kind == "users" else {"name": "Late shift"}
+    admin = client_for(people["admin"])
+    read = admin.get(url)
+    # Someone else's change since: a new team for the user, a new member for the team.
+    team.members.add(people["supervisor"])
+    if kind == "users":
+        people["agent"].teams.add(TeamFactory())
+
+    stale = admin.patch(url, change, format="json", HTTP_IF_MATCH=read["ETag"])
+    fresh = admin.get(url)
+    saved = admin.patch(url, change, format="json", HTTP_IF_MATCH=fresh["ETag"])
+
+    assert read["ETag"] != fresh["ETag"]
+    assert stale.status_code == 412
+    assert saved.status_code == 200, saved.json()
+    assert saved["ETag"] == admin.get(url)["ETag"] != fresh["ETag"]
+    assert admin.patch(url, change, format="json", HTTP_IF_MATCH=saved["ETag"]).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["role=requester", "role=nonsense", "is_active=false"])
+def test_the_lists_filters_do_not_apply_to_one_users_url(client_for, people, query):
+    url = f"{USERS_URL}{people['agent'].pk}/?{query}"
+    admin = client_for(people["admin"])
+
+    read = admin.get(url)
+    changed = admin.patch(url, {"full_name": "Agent Smith"}, format="json")
+
+    assert (read.status_code, changed.status_code) == (200, 200)
+    assert read.json()["id"] == people["agent"].pk
