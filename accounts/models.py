@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.validators import RegexValidator
 from django.db import models
@@ -87,8 +89,10 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
 
     @classmethod
     def normalize_email(cls, email):
-        # Emails are logins: compare them case-insensitively by storing them lower-case.
-        return super().normalize_email(email or "").strip().lower()
+        # Emails are logins: stored lower-case, and in Unicode's compatibility form (NFKC), as
+        # Django folds usernames (AbstractBaseUser.clean): `ｅ` (fullwidth) is `e`, `ä` written
+        # as `a` and a combining mark is `ä`. The API, the admin, imports and logins then agree.
+        return unicodedata.normalize("NFKC", super().normalize_email(email or "")).strip().lower()
 
     def get_by_natural_key(self, email):
         return self.get(email=self.normalize_email(email))

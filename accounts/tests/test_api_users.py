@@ -362,3 +362,39 @@ def test_the_lists_filters_do_not_apply_to_one_users_url(client_for, people, que
 
     assert (read.status_code, changed.status_code) == (200, 200)
     assert read.json()["id"] == people["agent"].pk
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        ("kim@example.com", "kim@\uff45xample.com"),
+        ("kim@ex\u00e4mple.com", "kim@exa\u0308mple.com"),
+    ],
+    ids=["fullwidth", "combining mark"],
+)
+def test_an_email_is_one_address_in_any_unicode_form(client, client_for, people, stored, sent):
+    """The API stored `kim@ｅxample.com` beside `kim@example.com`, which the admin refuses
+    (it folds as Django folds usernames), and the admin's save of such a user changed their
+    login."""
+    admin = client_for(people["admin"])
+    kim = admin.post(
+        USERS_URL,
+        {"email": stored, "role": "agent", "password": "a-long-passphrase-9"},
+        format="json",
+    )
+    assert kim.status_code == 201
+
+    again = admin.post(
+        USERS_URL,
+        {"email": sent, "role": "agent", "password": "a-long-passphrase-9"},
+        format="json",
+    )
+    login = client.post(
+        "/api/v1/auth/token/",
+        {"email": sent, "password": "a-long-passphrase-9"},
+        content_type="application/json",
+    )
+
+    assert again.status_code == 400
+    assert list(again.json()["fields"]) == ["email"]
+    assert login.status_code == 200

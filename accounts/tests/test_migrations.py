@@ -61,3 +61,24 @@ def test_the_default_team_is_marked_as_it_was_found_by_name(renamed):
         assert Team.objects.filter(is_default=False).count() == 1
     finally:
         migrate_to_the_latest()
+
+
+def test_emails_are_folded_to_the_form_logins_look_up_unless_another_has_it():
+    old_apps = migrate([("accounts", "0006_sessions_ended_at")])
+    User = old_apps.get_model("accounts", "User")
+    made = {
+        email: User.objects.create(email=email, role="requester").pk
+        for email in ["kim@\uff45xample.com", "ann@exa\u0308mple.com", "bob@\uff45xample.com"]
+    }
+    made["bob@example.com"] = User.objects.create(email="bob@example.com", role="requester").pk
+    try:
+        migrate([("accounts", "0007_emails_in_compatibility_form")])
+
+        now = dict(User.objects.values_list("pk", "email"))
+        assert now[made["kim@\uff45xample.com"]] == "kim@example.com"
+        assert now[made["ann@exa\u0308mple.com"]] == "ann@ex\u00e4mple.com"
+        assert now[made["bob@\uff45xample.com"]] == "bob@\uff45xample.com"  # taken: left
+        assert now[made["bob@example.com"]] == "bob@example.com"
+    finally:
+        User.objects.filter(pk__in=made.values()).delete()
+        migrate_to_the_latest()
