@@ -24,23 +24,25 @@ from .services import (
 )
 
 
-class NormalizedEmailMixin:
-    """Emails stored as logins look them up (`UserManager.normalize_email`: lower case), so
-    that a user added as `Kim@Example.com` logs in, and a second `kim@example.com` is refused."""
+class LoginEmailField(forms.EmailField):
+    """An email as logins look it up (`UserManager.normalize_email`: lower case, NFKC), so that
+    a user added as `Kim@Example.com` logs in and a second `kim@example.com` is refused. Folded
+    before it is validated: folding may lengthen an address, or make it no address at all."""
 
-    def clean_email(self):
-        return User.objects.normalize_email(self.cleaned_data["email"])
+    def to_python(self, value):
+        return User.objects.normalize_email(super().to_python(value))
 
 
-class UserCreationForm(NormalizedEmailMixin, auth_forms.AdminUserCreationForm):
+class UserCreationForm(auth_forms.AdminUserCreationForm):
     """Email, name, role and a password, or none yet (the admin's "usable password" switch)."""
 
     class Meta:
         model = User
         fields = ("email", "full_name", "role")
+        field_classes = {"email": LoginEmailField}
 
 
-class UserChangeForm(RefusesStalePages, NormalizedEmailMixin, auth_forms.UserChangeForm):
+class UserChangeForm(RefusesStalePages, auth_forms.UserChangeForm):
     """The API's rules for a change of role, teams or status (accounts.services)."""
 
     actor: User  # who is changing the user: set per request by UserAdmin.get_form
@@ -49,6 +51,7 @@ class UserChangeForm(RefusesStalePages, NormalizedEmailMixin, auth_forms.UserCha
     class Meta:
         model = User
         fields = "__all__"
+        field_classes = {"email": LoginEmailField}
 
     def clean(self):
         cleaned = super().clean()

@@ -18,8 +18,16 @@ from .services import (
 )
 
 
+class LoginEmailField(serializers.EmailField):
+    """An email as logins look it up (`UserManager.normalize_email`: lower case, NFKC), folded
+    before it is validated: folding may lengthen an address, or make it no address at all."""
+
+    def to_internal_value(self, data):
+        return User.objects.normalize_email(super().to_internal_value(data))
+
+
 class UserSerializer(serializers.ModelSerializer):
-    email = serializers.EmailField(
+    email = LoginEmailField(
         max_length=254,
         validators=[
             UniqueValidator(
@@ -50,9 +58,6 @@ class UserSerializer(serializers.ModelSerializer):
             "password",
         ]
         read_only_fields = ["date_joined"]
-
-    def validate_email(self, value: str) -> str:
-        return User.objects.normalize_email(value)
 
     def validate(self, attrs):
         instance = self.instance

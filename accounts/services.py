@@ -131,12 +131,15 @@ def user_update(
     if password:
         user.set_password(password)
     ensure_an_admin_remains(user)
-    if if_match:
-        # Read again, locked after the admins (ensure_an_admin_remains) as the save would be.
-        ensure_if_match(User.objects.select_for_update(no_key=True).get(pk=user.pk), if_match)
+    # Their row locked (after the admins: ensure_an_admin_remains), and read again: a team's
+    # change of members locks the people who join or leave (team_update), so their teams as
+    # read here stay so until this change commits.
+    ensure_if_match(User.objects.select_for_update(no_key=True).get(pk=user.pk), if_match)
     others = User.objects.exclude(pk=user.pk).filter(email=user.email)
     with claiming("email", EMAIL_TAKEN, others.exists):
-        user.save()
+        # The fields given alone: the rest of `user` may have been read before someone else's
+        # change (a new password) and would write it back.
+        user.save(update_fields=[*fields, *(["password"] if password else [])])
     if user.role not in WORKER_ROLES:
         user.teams.clear()
     elif teams is not None:
@@ -220,22 +223,36 @@ def team_update(
 ) -> Team:
     """Rename a team or change its members; work of those who leave goes back to the team.
     With `if_match` (the ETag the caller read), a team changed since is refused (412)."""
-    if if_match:
-        ensure_if_match(Team.objects.select_for_update().get(pk=team.pk), if_match)
-    for name, value in fields.items():
-        setattr(team, name, value)
-    with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(team.name, team=team)):
-        team.save()
+    # `no_key`: a plain FOR UPDATE would hold back every insert that names the team (a ticket
+    # filed in it, a membership added from the user's side) until this change commits.
+    locked = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     if members is not None:
         members = list(members)
-        ensure_may_join(members, current=team.members.values_list("pk", flat=True))
-        # Locked: work assigned to them meanwhile (workflow.assign locks the person first) is
-        # either given back below or refused there, never left with someone outside the team.
-        leaving = team.members.exclude(pk__in=[member.pk for member in members])
-        left = list(leaving.select_for_update(of=("self",), no_key=True).order_by("pk"))
+        now = lock_members_and(locked, [member.pk for member in members])
+        ensure_may_join(members, current=now)
+    ensure_if_match(locked, if_match)
+    for name, value in fields.items():
+        setattr(team, name, value)
+    if fields:
+        with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(team.name, team=team)):
+            team.save(update_fields=list(fields))
+    if members is not None:
+        left = list(User.objects.filter(pk__in=now - {member.pk for member in members}))
         team.members.set(members)
         release_work(left, by=by)
     return team
+
+
+def lock_members_and(team: Team, joining: list[int]) -> set[int]:
+    """Lock the members of `team` and those `joining` it, by id; the ids of its members, read
+    behind the locks. Work assigned to someone leaving meanwhile (workflow.assign locks the
+    person first) is then given back or refused there, never left with someone outside the team;
+    and a change of their teams from the user's side (user_update locks them) waits or is seen."""
+    members = team.members.values_list("pk", flat=True)
+    locked = lock_people(User.objects.filter(pk__in={*members, *joining}))
+    now = set(members)  # a query again: as they are now
+    lock_people(User.objects.filter(pk__in=now - locked))  # joined meanwhile (rare)
+    return now
 
 
 def memberships(user_ids: Iterable[int]) -> dict[int, frozenset[int]]:

@@ -418,13 +418,15 @@ class Email:
 
     @staticmethod
     def check(value: str) -> str | Invalid:
+        # Folded as logins look it up first: folding may lengthen it, or make it no address.
+        value = get_user_model().objects.normalize_email(value)
         if len(value) > 254:
             return Invalid("Ensure this field has no more than 254 characters.")
         try:
             validate_email(value)
         except ValidationError:
             return Invalid("Enter a valid email address.")
-        return get_user_model().objects.normalize_email(value)
+        return value
 
 
 class Names:

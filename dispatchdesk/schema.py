@@ -40,12 +40,11 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("403")
         if "{" in self.path or self.method == "GET":  # lists: a page that does not exist
             codes.append("404")
-        if "{" in self.path and hasattr(self.view, "transition_request_serializer"):
-            # Tickets and work orders: state guards and optimistic concurrency.
-            if self.method in ("POST", "PATCH"):
-                codes.append("409")
-            if self.method == "PATCH":
-                codes.append("412")
+        one_object, writes = "{" in self.path, self.method in ("POST", "PATCH")
+        if one_object and writes and hasattr(self.view, "transition_request_serializer"):
+            codes.append("409")  # tickets and work orders: state guards
+        if one_object and self.method == "PATCH" and hasattr(self.view, "with_etag"):
+            codes.append("412")  # If-Match (views.ETagMixin)
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("415")
         return [*codes, "429", "503"]

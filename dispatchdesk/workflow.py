@@ -164,6 +164,11 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     # locked before the work's, as `assign` does (a closed ticket's assignee cannot change).
     holder = lock_person(obj.assignee_id) if obj.is_terminal and obj.assignee_id else None
     obj = lock(obj)
+    if holder is None and obj.is_terminal and obj.assignee_id:
+        # Finished since it was read: the assignee as they are now, not locked (after the
+        # work's row, that would deadlock against `assign`); a deactivation that committed
+        # before this point is seen.
+        holder = User.objects.get(pk=obj.assignee_id)
     kind = obj._meta.verbose_name
     transition = next(transitions_from_current_state(obj, name), None)
     if transition is None:

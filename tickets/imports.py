@@ -71,11 +71,12 @@ class WorkItemImport(bulk.Importer):
         matched = where_in(self.model.objects.all(), "external_ref", refs)
         rows = matched.values("id", "updated_at", *self.tracked)
         self.found = {row["external_ref"]: row for row in rows}
-        # A new team needs the current assignee to be in it, so those assignees are looked up.
+        # A new team needs the current assignee to be in it, and finished work brought back
+        # an assignee who may still hold it, so those assignees are looked up.
         moved = [
             self.found[given["external_ref"]]["assignee_id"]
             for given in batch
-            if "team" in given and "assignee_email" not in given
+            if ("team" in given or "status" in given) and "assignee_email" not in given
             if given["external_ref"] in self.found
         ]
         emails = [g[column] for g in batch for column in self.email_columns if column in g]
@@ -139,6 +140,12 @@ class WorkItemImport(bulk.Importer):
                 return
             after["assignee_id"] = person.id
         placed = (after["team_id"], after["assignee_id"])
+        if current and self.reopens(current["status"], after) and "assignee_email" not in given:
+            # Finished work keeps its assignee; brought back, it goes to the queue if they may
+            # no longer hold it, as a reopen through the API does.
+            person = directory.by_id[after["assignee_id"]]
+            if directory.assignee_problem(person, after["team_id"]):
+                after["assignee_id"] = None
         if after["assignee_id"] is None or (
             current is not None and placed == (current["team_id"], current["assignee_id"])
         ):
@@ -156,16 +163,27 @@ class WorkItemImport(bulk.Importer):
                     ("team", f"The assignee {person} is not a member of {team}; give another.")
                 )
 
+    def reopens(self, status_before: str | None, after: dict[str, Any]) -> bool:
+        """Whether a row brings finished work (closed, cancelled, verified) back, assigned."""
+        terminal = self.model.TERMINAL_STATUSES
+        return (
+            after["assignee_id"] is not None
+            and status_before in terminal
+            and after["status"] not in terminal
+        )
+
     def lock_ahead(self, rows: list[bulk.Row]) -> None:
         """Everyone the file may give work to: the people it names as assignees, and those who
         hold the work it moves to another team. Locked batch by batch (`write`), they would be
         locked after earlier batches' rows, while the API locks people before their work
         (workflow.assign, accounts.services.team_update): the two could deadlock."""
         named = where_in(User.objects.all(), "email", self.given_values(rows, "assignee_email"))
+        # Rows that keep the assignee but move the work to another team, or set a status (which
+        # may bring finished work back): the people who hold that work now.
         moving = [
             row
             for row in rows
-            if row.values.get("team", "").strip()
+            if (row.values.get("team", "").strip() or row.values.get("status", "").strip())
             and not row.values.get("assignee_email", "").strip()
         ]
         moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
@@ -183,7 +201,9 @@ class WorkItemImport(bulk.Importer):
             change
             for change in [*plan.creates, *plan.updates]
             if change.values["assignee_id"] is not None
-            if change.pk is None or change.diff.keys() & {"team_id", "assignee_id"}
+            if change.pk is None
+            or change.diff.keys() & {"team_id", "assignee_id"}
+            or self.reopens(change.diff.get("status", [None])[0], change.values)
         ]
         if not placed:
             return

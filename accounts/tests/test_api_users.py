@@ -398,3 +398,26 @@ def test_an_email_is_one_address_in_any_unicode_form(client, client_for, people,
     assert again.status_code == 400
     assert list(again.json()["fields"]) == ["email"]
     assert login.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@" + ".".join(["\ufb03" * 60] * 3) + ".com",  # 188 characters, 548 once folded
+        "kim@\u2474x.com",  # `⑴`: `(1)` once folded
+        "a@\ufdfa.com",  # one character, words with spaces once folded
+    ],
+    ids=["too long folded", "parentheses folded", "spaces folded"],
+)
+def test_an_email_is_checked_as_it_will_be_stored(client_for, people, email):
+    """It was folded after it was checked: a 500 on PostgreSQL for one too long, and addresses
+    that are no addresses stored as they were folded."""
+    response = client_for(people["admin"]).post(
+        USERS_URL,
+        {"email": email, "role": "agent", "password": "a-long-passphrase-9"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["email"]
+    assert User.objects.count() == len(people)

@@ -12,6 +12,7 @@ from accounts.models import Team, User
 from accounts.services import user_update
 from accounts.tests.factories import PASSWORD, AdminFactory, RequesterFactory, TeamFactory
 from dispatchdesk.tests.concurrency import Meanwhile, send_all_at_once
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -325,3 +326,115 @@ def test_an_agent_taking_work_as_they_are_deactivated_does_not_keep_it(
     assert response.status_code == 403
     ticket.refresh_from_db()
     assert ticket.assignee_id is None
+
+
+@needs_postgresql
+@pytest.mark.parametrize("with_if_match", [False, True])
+def test_a_teams_members_and_a_members_teams_changed_at_once(
+    cast, client_for, monkeypatch, with_if_match
+):
+    """The team's row locked FOR UPDATE (to check If-Match) held back the user's side adding
+    the same membership, which then held back the team's: a deadlock (503)."""
+    import threading
+
+    from accounts import services
+    from accounts.tests.factories import AgentFactory, SupervisorFactory
+
+    team, elsewhere = TeamFactory(), TeamFactory()
+    agent, supervisor = AgentFactory(teams=[elsewhere]), SupervisorFactory(teams=[team])
+    admin, main = cast["admin"], threading.current_thread()
+    user_side = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=admin, teams=[elsewhere, team])
+    )
+    ensure_may_join = services.ensure_may_join
+
+    def the_user_side_meanwhile(*args, **kwargs):
+        if threading.current_thread() is main:
+            user_side.start()
+        return ensure_may_join(*args, **kwargs)
+
+    monkeypatch.setattr(services, "ensure_may_join", the_user_side_meanwhile)
+    client, url = client_for(admin), f"/api/v1/teams/{team.pk}/"
+    headers = {"HTTP_IF_MATCH": client.get(url)["ETag"]} if with_if_match else {}
+
+    response = client.patch(url, {"members": [supervisor.pk, agent.pk]}, format="json", **headers)
+    user_side.finish()
+
+    assert (response.status_code, user_side.outcome) == (200, "done")
+    assert set(User.objects.get(pk=agent.pk).teams.all()) == {team, elsewhere}
+
+
+@needs_postgresql
+def test_a_team_joined_while_a_users_teams_are_written_is_not_lost(cast, monkeypatch):
+    """The user's side checked If-Match, then a team took them in and committed, then the
+    user's side wrote the teams it was sent: the new membership was gone, with two 200s."""
+    import threading
+
+    from accounts import services
+    from accounts.services import team_update
+    from accounts.tests.factories import AgentFactory
+    from dispatchdesk.etags import etag_for
+
+    first, second = TeamFactory(), TeamFactory()
+    agent, admin, main = AgentFactory(teams=[first]), cast["admin"], threading.current_thread()
+    read = etag_for(User.objects.get(pk=agent.pk))
+    team_side = Meanwhile(
+        lambda: team_update(
+            team=Team.objects.get(pk=second.pk), by=admin, members=[User.objects.get(pk=agent.pk)]
+        )
+    )
+    ensure_if_match = services.ensure_if_match
+
+    def the_team_side_meanwhile(obj, if_match):
+        ensure_if_match(obj, if_match)
+        if threading.current_thread() is main:
+            team_side.start()  # it waits for the agent's row, which this change holds
+
+    monkeypatch.setattr(services, "ensure_if_match", the_team_side_meanwhile)
+
+    user_update(
+        user=User.objects.get(pk=agent.pk), by=admin, teams=[first], full_name="A", if_match=read
+    )
+    team_side.finish()
+
+    assert team_side.outcome == "done"
+    assert set(User.objects.get(pk=agent.pk).teams.all()) == {first, second}
+
+
+@needs_postgresql
+def test_a_ticket_closed_and_its_assignee_deactivated_after_a_reopen_read_it(
+    cast, client_for, monkeypatch
+):
+    """The reopen decided from the ticket as read (resolved) that there was no assignee to
+    look at; by its lock the ticket was closed and the assignee deactivated (closed work is not
+    given back), and it reopened to them."""
+    import threading
+
+    from dispatchdesk import workflow
+    from tickets.tests.factories import TicketFactory
+
+    agent, admin, main = cast["team_agent"], cast["admin"], threading.current_thread()
+    ticket = TicketFactory(
+        team=cast["team"], requester=cast["requester"], assignee=agent, status="resolved"
+    )
+
+    def close_then_deactivate():
+        workflow.fire(Ticket.objects.get(pk=ticket.pk), name="close", by=cast["requester"])
+        user_update(user=User.objects.get(pk=agent.pk), by=admin, is_active=False)
+
+    meanwhile, lock = Meanwhile(close_then_deactivate), workflow.lock
+
+    def both_meanwhile(obj):
+        if threading.current_thread() is main:
+            meanwhile.finish()
+        return lock(obj)
+
+    monkeypatch.setattr(workflow, "lock", both_meanwhile)
+
+    response = client_for(cast["supervisor"]).post(
+        f"/api/v1/tickets/{ticket.pk}/transitions/", {"name": "reopen", "note": "Again"}
+    )
+
+    assert meanwhile.outcome == "done"
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["assignee"]) == ("open", None)

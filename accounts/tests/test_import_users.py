@@ -143,6 +143,18 @@ def test_the_same_email_twice_is_refused_whatever_its_case(teams, tmp_path):
     assert not User.objects.exists()
 
 
+def test_an_email_too_long_once_folded_is_a_bad_row_not_a_failed_import(teams, tmp_path):
+    """It was checked before it was folded (NFKC): the database refused the whole run."""
+    long = "a@" + ".".join(["\ufb03" * 60] * 3) + ".com"
+    path = users_file(tmp_path, {"email": "kim@example.com"}, {"email": long})
+
+    outcome = run("import_users", path)
+
+    assert outcome.errors == ["line 3: email: Ensure this field has no more than 254 characters."]
+    assert "database" not in outcome.failure
+    assert not User.objects.exists()
+
+
 def test_skip_invalid_and_dry_run(teams, tmp_path):
     path = users_file(
         tmp_path,

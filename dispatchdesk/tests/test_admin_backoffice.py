@@ -1806,6 +1806,19 @@ def test_an_admin_adds_a_user_from_the_add_page(as_admin):
     assert kim.check_password("a-long-passphrase-2026")
 
 
+def test_the_admin_checks_an_email_as_it_will_be_stored(as_admin):
+    """Folded after it was checked, an address that grows past 254 characters was a 500."""
+    long = "a@" + ".".join(["\ufb03" * 60] * 3) + ".com"
+    data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
+    data.update(email=long, role=Role.REQUESTER, usable_password="false")
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 200
+    assert "email" in response.context["adminform"].form.errors
+    assert not User.objects.filter(role=Role.REQUESTER).exists()
+
+
 def test_the_admin_refuses_an_email_that_differs_only_in_case(as_admin, agent):
     data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
     data.update(email=agent.email.upper(), role=Role.REQUESTER, usable_password="false")

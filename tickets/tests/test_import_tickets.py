@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Team
+from accounts.models import Team, User
 from accounts.services import team_update
 from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
 from dispatchdesk import workflow
@@ -17,6 +17,7 @@ from dispatchdesk.tests.importing import run, write_csv, write_json
 from tickets.imports import TICKET_COLUMNS, TicketImport
 from tickets.models import Ticket
 from tickets.services import ticket_update
+from tickets.tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -735,3 +736,27 @@ def test_a_batch_is_stamped_when_it_is_checked_not_when_the_import_started(
     second.refresh_from_db()
     assert (second.priority, second.title) == ("high", "Two")
     assert second.updated_at >= edit.at
+
+
+@pytest.mark.parametrize("still_holds_it", [True, False])
+def test_a_closed_ticket_imported_as_open_keeps_its_assignee_only_if_they_may_hold_it(
+    people, tmp_path, still_holds_it
+):
+    """As a reopen through the API: the import brought a deactivated assignee back."""
+    agent = people["agent"]
+    ticket = TicketFactory(
+        team=people["support"], status="closed", assignee=agent, external_ref="T-1"
+    )
+    if not still_holds_it:
+        User.objects.filter(pk=agent.pk).update(is_active=False)
+    reopened = {"external_ref": "T-1", "status": "open"}
+
+    outcome = run("import_tickets", tickets_file(tmp_path, reopened))
+
+    assert outcome.ok, (outcome.failure, outcome.errors)
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    assert ticket.assignee_id == (agent.pk if still_holds_it else None)
+    if not still_holds_it:
+        changes = imported_events().get(object_id=ticket.pk).data["changes"]
+        assert changes["assignee"] == [agent.pk, None]
