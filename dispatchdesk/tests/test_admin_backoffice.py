@@ -2027,9 +2027,12 @@ def test_a_stale_page_leaves_the_time_entries_it_did_not_change(
 @pytest.mark.parametrize(
     ("meanwhile", "on_the_page"),
     [
+        # Logged minutes move the work order's own version: its check refuses the page first.
         ({"minutes": 60}, {"time_entries-0-minutes": "45"}),
+        # A note does not: the entry's own check does.
         ({"note": "Fuse"}, {"time_entries-0-note": "Fuse and cable"}),
     ],
+    ids=["the work order's check", "the entry's check"],
 )
 def test_a_stale_page_that_changes_what_someone_else_changed_saves_nothing(
     as_supervisor, agent, work_order, meanwhile, on_the_page
@@ -2056,6 +2059,22 @@ def test_a_stale_page_that_changes_what_someone_else_changed_saves_nothing(
     assert {field: getattr(entry, field) for field in meanwhile} == meanwhile
     assert (item.text, work_order.location) == ("one", "")
     assert history(work_order) == before
+
+
+def test_a_stale_page_that_rewords_an_item_someone_else_reworded_saves_nothing(
+    as_supervisor, agent, work_order
+):
+    """A rewording changes no field of the work order: only the item's own check sees it."""
+    item = ChecklistItemFactory(work_order=work_order, text="one")
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+    checklist_update(item=item, by=agent, text="one (agent)")
+    data["checklist-0-text"] = "one, reworded"
+
+    response = as_supervisor.post(change_url(work_order), data)
+
+    item.refresh_from_db()
+    assert item.text == "one (agent)"
+    assert errors_of(response)[0].startswith("Nothing was saved")
 
 
 def test_moving_checklist_items_on_one_page_is_not_a_conflict_with_itself(
