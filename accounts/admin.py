@@ -71,6 +71,17 @@ class UserChangeForm(RefusesStalePages, auth_forms.UserChangeForm):
 admin.site.unregister(Group)
 
 
+class PasswordForm(auth_forms.AdminPasswordChangeForm):
+    """Django's, writing the password alone: it saved the user as the page read them, and undid
+    a change made meanwhile (a deactivation)."""
+
+    def save(self, commit=True):
+        user = self.set_password_and_save(self.user, commit=False)
+        if commit:
+            user.save(update_fields=["password"])
+        return user
+
+
 @admin.register(User)
 class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
     """Supervisors may look people up; only admins (superusers) change users and roles."""
@@ -79,6 +90,7 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
 
     form = UserChangeForm
     add_form = UserCreationForm
+    change_password_form = PasswordForm
     list_display = ("email", "full_name", "role", "is_active", "date_joined")
     list_filter = ("role", "is_active", "teams")
     search_fields = ("email", "full_name")
@@ -194,13 +206,21 @@ class TeamAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin):
     search_fields = ("name",)
 
     def save_model(self, request, obj, form, change):
+        if change:
+            return  # by team_update (save_related), after the people it locks: see there
         with claiming("name", TEAM_NAME_TAKEN, lambda: team_name_taken(obj.name, team=obj)):
             super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # Through the same service as the API: whoever leaves gives their work back.
-        team_update(team=form.instance, by=request.user, members=form.cleaned_data["members"])
+        renamed = {"name": form.cleaned_data["name"]} if "name" in form.changed_data else {}
+        team_update(
+            team=form.instance,
+            by=request.user,
+            members=form.cleaned_data["members"],
+            **(renamed if change else {}),
+        )
 
     def has_delete_permission(self, request, obj=None):
         # The default team stays: work filed without a team goes to it. (The bulk deletion asks

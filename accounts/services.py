@@ -126,19 +126,29 @@ def user_update(
         hold_sessions(user.pk)  # first: see there
     for name, value in fields.items():
         setattr(user, name, value)
+    ensure_an_admin_remains(user)
+    # The change is made to the user as they are now: their row read again, locked after the
+    # admins (ensure_an_admin_remains). Someone else's change since (a demotion, a new
+    # password) is then neither written back nor ignored by the rules below, and a team's change
+    # of members, which locks the people who join or leave (team_update), waits for this one.
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    ensure_if_match(user, if_match)
+    changes = {name: fields[name] for name in ("role", "is_active") if name in fields}
+    if teams is not None:
+        teams = list(teams)
+        if set(teams) != set(user.teams.all()):  # the admin's page sends the teams they have
+            changes["teams"] = teams
+    problems = user_change_problems(by=by, user=user, changes=changes)
+    if problems:
+        raise ValidationError(problems)
+    for name, value in fields.items():
+        setattr(user, name, value)
     if "email" in fields:
         user.email = User.objects.normalize_email(user.email)
     if password:
         user.set_password(password)
-    ensure_an_admin_remains(user)
-    # Their row locked (after the admins: ensure_an_admin_remains), and read again: a team's
-    # change of members locks the people who join or leave (team_update), so their teams as
-    # read here stay so until this change commits.
-    ensure_if_match(User.objects.select_for_update(no_key=True).get(pk=user.pk), if_match)
     others = User.objects.exclude(pk=user.pk).filter(email=user.email)
     with claiming("email", EMAIL_TAKEN, others.exists):
-        # The fields given alone: the rest of `user` may have been read before someone else's
-        # change (a new password) and would write it back.
         user.save(update_fields=[*fields, *(["password"] if password else [])])
     if user.role not in WORKER_ROLES:
         user.teams.clear()
@@ -227,8 +237,10 @@ def team_update(
     # filed in it, a membership added from the user's side) until this change commits.
     locked = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     if members is not None:
-        members = list(members)
-        now = lock_members_and(locked, [member.pk for member in members])
+        wanted = [member.pk for member in members]
+        now = lock_members_and(locked, wanted)
+        # As they are behind the locks: someone demoted or deactivated meanwhile joins no team.
+        members = list(User.objects.filter(pk__in=wanted))
         ensure_may_join(members, current=now)
     ensure_if_match(locked, if_match)
     for name, value in fields.items():
@@ -250,7 +262,7 @@ def lock_members_and(team: Team, joining: list[int]) -> set[int]:
     and a change of their teams from the user's side (user_update locks them) waits or is seen."""
     members = team.members.values_list("pk", flat=True)
     locked = lock_people(User.objects.filter(pk__in={*members, *joining}))
-    now = set(members)  # a query again: as they are now
+    now = set(members.all())  # a query again: as they are behind the locks
     lock_people(User.objects.filter(pk__in=now - locked))  # joined meanwhile (rare)
     return now
 

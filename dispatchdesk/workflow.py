@@ -133,6 +133,39 @@ def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
     return available, blocked
 
 
+class FinishedMeanwhile(Exception):
+    """The work was found finished behind its lock, its assignee not locked before it."""
+
+
+def lock_with_holder(obj):
+    """`obj` locked (`lock`) and, when it is finished work with an assignee, that person locked
+    before it, as `assign` locks people: (the object, the person or None).
+
+    Terminal work keeps its assignee, who may since have stopped working or left the team; a
+    reopened ticket goes back to the queue rather than to them (`fire`), decided on the person
+    as they are now, a deactivation still running included. Work found finished behind its lock
+    that was not when read is locked again, its assignee first: the lock is taken in a savepoint,
+    whose rollback releases it. (Finished work's assignee does not change: one more round.)"""
+    holder = None
+    while True:
+        if needs_holder(obj, holder):
+            holder = lock_person(obj.assignee_id)
+        try:
+            with transaction.atomic():
+                locked = lock(obj)
+                if needs_holder(locked, holder):
+                    raise FinishedMeanwhile(locked)
+        except FinishedMeanwhile as finished:
+            obj = finished.args[0]
+            continue
+        return locked, holder
+
+
+def needs_holder(obj, holder) -> bool:
+    """Whether `obj` is finished work whose assignee is not `holder` (locked or None)."""
+    return obj.is_terminal and obj.assignee_id is not None and obj.assignee_id != pk_or_none(holder)
+
+
 def lock(obj):
     """Re-read `obj` with its row locked until the end of the transaction.
 
@@ -159,16 +192,7 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
             {"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]}
         )
 
-    # Terminal work keeps its assignee, who may since have stopped working or left the team: a
-    # reopened ticket then goes back to the queue, not to them. Read as they are now, their row
-    # locked before the work's, as `assign` does (a closed ticket's assignee cannot change).
-    holder = lock_person(obj.assignee_id) if obj.is_terminal and obj.assignee_id else None
-    obj = lock(obj)
-    if holder is None and obj.is_terminal and obj.assignee_id:
-        # Finished since it was read: the assignee as they are now, not locked (after the
-        # work's row, that would deadlock against `assign`); a deactivation that committed
-        # before this point is seen.
-        holder = User.objects.get(pk=obj.assignee_id)
+    obj, holder = lock_with_holder(obj)
     kind = obj._meta.verbose_name
     transition = next(transitions_from_current_state(obj, name), None)
     if transition is None:

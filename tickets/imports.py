@@ -139,15 +139,18 @@ class WorkItemImport(bulk.Importer):
             if person is None:
                 return
             after["assignee_id"] = person.id
-        placed = (after["team_id"], after["assignee_id"])
-        if current and self.reopens(current["status"], after) and "assignee_email" not in given:
+        reopened = current is not None and self.reopens(current["status"], after)
+        if reopened and "assignee_email" not in given:
             # Finished work keeps its assignee; brought back, it goes to the queue if they may
             # no longer hold it, as a reopen through the API does.
             person = directory.by_id[after["assignee_id"]]
             if directory.assignee_problem(person, after["team_id"]):
                 after["assignee_id"] = None
+        placed = (after["team_id"], after["assignee_id"])
         if after["assignee_id"] is None or (
-            current is not None and placed == (current["team_id"], current["assignee_id"])
+            not reopened
+            and current is not None
+            and placed == (current["team_id"], current["assignee_id"])
         ):
             return  # rules apply to what a row changes: an unchanged row is never refused
         if "assignee_email" in given:

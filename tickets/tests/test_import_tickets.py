@@ -760,3 +760,20 @@ def test_a_closed_ticket_imported_as_open_keeps_its_assignee_only_if_they_may_ho
     if not still_holds_it:
         changes = imported_events().get(object_id=ticket.pk).data["changes"]
         assert changes["assignee"] == [agent.pk, None]
+
+
+@pytest.mark.parametrize("options", [[], ["--skip-invalid"], ["--dry-run"]])
+def test_a_closed_ticket_imported_as_open_naming_its_deactivated_assignee_is_a_bad_row(
+    people, tmp_path, options
+):
+    """An exported row with its status edited: the unchanged assignee was not checked, then
+    found unfit when written, and the whole run failed as changed by someone else."""
+    gone = people["gone_agent"]
+    TicketFactory(team=people["support"], status="closed", assignee=gone, external_ref="T-1")
+    row = {"external_ref": "T-1", "status": "open", "assignee_email": gone.email}
+
+    outcome = run("import_tickets", tickets_file(tmp_path, row), *options)
+
+    assert "changed by someone else" not in outcome.failure
+    assert [line.split(":")[:2] for line in outcome.errors] == [["line 2", " assignee_email"]]
+    assert Ticket.objects.get(external_ref="T-1").status == "closed"

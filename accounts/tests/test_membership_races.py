@@ -1,0 +1,213 @@
+"""Who belongs to a team, changed from both sides at the same moment (`teams/` and `users/`,
+the API and the admin), and finished work reopened as its assignee is deactivated: each change
+is made to the rows as they are behind their locks, none is lost, and none deadlocks.
+
+Each test stages the race with `Meanwhile` at the point where the other change used to slip in.
+"""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts import services
+from accounts.models import Team, User
+from accounts.services import team_update, user_update
+from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
+from dispatchdesk import workflow
+from dispatchdesk.tests.concurrency import Meanwhile
+from dispatchdesk.tests.test_admin_backoffice import form_data
+from tickets.models import Ticket
+from tickets.tests.factories import TicketFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="SQLite serializes whole-database writes: the changes cannot overlap",
+    ),
+]
+
+
+def in_this_thread_first(action, main=None):
+    """A wrapper of `action` that runs `meanwhile.finish()` first, in the test's own thread."""
+    main = main or threading.current_thread()
+
+    def wrap(meanwhile):
+        def run(*args, **kwargs):
+            if threading.current_thread() is main:
+                meanwhile.finish()
+            return action(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
+def test_someone_who_joins_as_the_team_is_changed_gives_their_work_back(
+    monkeypatch,
+):
+    """The members were read again behind the locks from a cached queryset: someone who joined
+    (and took the team's work) in between was taken out by the change, their work kept."""
+    team, elsewhere = TeamFactory(), TeamFactory()
+    admin, supervisor = AdminFactory(), SupervisorFactory(teams=[team])
+    agent = AgentFactory(teams=[elsewhere])
+    ticket = TicketFactory(team=team, status="open")
+
+    def joins_and_takes_work():
+        user_update(user=User.objects.get(pk=agent.pk), by=admin, teams=[elsewhere, team])
+        workflow.assign(
+            Ticket.objects.get(pk=ticket.pk), by=admin, to=User.objects.get(pk=agent.pk)
+        )
+
+    meanwhile = Meanwhile(joins_and_takes_work)
+    monkeypatch.setattr(
+        services, "lock_people", in_this_thread_first(services.lock_people)(meanwhile)
+    )
+
+    team_update(team=Team.objects.get(pk=team.pk), by=admin, members=[supervisor])  # as read
+
+    assert meanwhile.outcome == "done"
+    ticket.refresh_from_db()
+    assert not team.members.filter(pk=agent.pk).exists()
+    assert ticket.assignee_id is None
+
+
+@pytest.mark.parametrize(
+    "change", [{"role": "requester"}, {"is_active": False}], ids=["made a requester", "deactivated"]
+)
+def test_someone_demoted_as_they_are_added_to_a_team_is_refused(client_for, monkeypatch, change):
+    """The members were checked as the request had read them: a requester, or someone
+    deactivated, joined the team."""
+    team = TeamFactory()
+    admin, other_admin = AdminFactory(), AdminFactory()
+    supervisor, agent = SupervisorFactory(teams=[team]), AgentFactory()
+    demotion = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=other_admin, **change)
+    )
+    monkeypatch.setattr(
+        services, "lock_people", in_this_thread_first(services.lock_people)(demotion)
+    )
+
+    response = client_for(admin).patch(
+        f"/api/v1/teams/{team.pk}/", {"members": [supervisor.pk, agent.pk]}, format="json"
+    )
+
+    assert demotion.outcome == "done"
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["members"]
+    assert not team.members.filter(pk=agent.pk).exists()
+
+
+def test_teams_given_to_someone_made_a_requester_meanwhile_are_refused(client_for, monkeypatch):
+    """The change was decided on the user as the request had read them (an agent): a requester
+    ended up in a team."""
+    team = TeamFactory()
+    admin, other_admin, agent = AdminFactory(), AdminFactory(), AgentFactory(teams=[])
+    demotion = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=other_admin, role="requester")
+    )
+    monkeypatch.setattr(
+        services,
+        "ensure_an_admin_remains",
+        in_this_thread_first(services.ensure_an_admin_remains)(demotion),
+    )
+
+    response = client_for(admin).patch(
+        f"/api/v1/users/{agent.pk}/", {"teams": [team.pk]}, format="json"
+    )
+
+    assert demotion.outcome == "done"
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["teams"]
+    agent = User.objects.get(pk=agent.pk)
+    assert (agent.role, list(agent.teams.all())) == ("requester", [])
+
+
+def test_a_team_renamed_in_the_admin_as_the_user_side_adds_a_member(client, monkeypatch):
+    """The admin wrote the new name first (a unique column: FOR UPDATE on the team), which held
+    back the user side's new membership while that held the agent's row, which the team's
+    change of members then waited for: a deadlock."""
+    from accounts import admin as accounts_admin
+
+    team, elsewhere = TeamFactory(name="Support"), TeamFactory(name="Elsewhere")
+    agent, supervisor = AgentFactory(teams=[elsewhere]), SupervisorFactory(teams=[team])
+    admin = AdminFactory()
+    user_side = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=admin, teams=[elsewhere, team])
+    )
+    team_update_of_the_admin = accounts_admin.team_update
+
+    def user_side_meanwhile(**kwargs):
+        user_side.start()  # it goes as far as it can
+        return team_update_of_the_admin(**kwargs)
+
+    monkeypatch.setattr(accounts_admin, "team_update", user_side_meanwhile)
+    client.force_login(admin)
+    url = f"/admin/accounts/team/{team.pk}/change/"
+    data = form_data(client.get(url), "team_form")
+    data.update(name="Support desk", members=[str(supervisor.pk), str(agent.pk)])
+
+    response = client.post(url, data)
+    user_side.finish()
+
+    assert (response.status_code, user_side.outcome) == (302, "done")
+    team.refresh_from_db()
+    assert team.name == "Support desk"
+    assert set(team.members.all()) == {supervisor, agent}
+
+
+def test_a_reopen_that_finds_the_ticket_closed_as_its_assignee_is_being_deactivated():
+    """Found closed behind its lock (it was resolved when read), the ticket's assignee was read
+    without a lock: a deactivation past giving back work (closed work is not) but not yet
+    committed was not seen, and the ticket reopened to someone deactivated."""
+    team = TeamFactory()
+    agent, supervisor, admin = AgentFactory(teams=[team]), SupervisorFactory(), AdminFactory()
+    ticket = TicketFactory(team=team, status="resolved", assignee=agent)
+    as_read = Ticket.objects.get(pk=ticket.pk)
+    Ticket.objects.filter(pk=ticket.pk).update(status="closed")  # closed meanwhile
+    released, may_commit = threading.Event(), threading.Event()
+
+    def deactivate_and_wait_before_committing():
+        with services.transaction.atomic():
+            user_update(user=User.objects.get(pk=agent.pk), by=admin, is_active=False)
+            released.set()
+            may_commit.wait(10)
+
+    deactivation = Meanwhile(deactivate_and_wait_before_committing)
+    deactivation.go.set()
+    assert released.wait(10)
+    reopen = Meanwhile(
+        lambda: workflow.fire(as_read, name="reopen", by=supervisor, inputs={"note": "Again"})
+    )
+    reopen.start()  # it waits for the agent, whom the deactivation holds
+    may_commit.set()
+    deactivation.finish()
+    reopen.finish()
+
+    assert (deactivation.outcome, reopen.outcome) == ("done", "done")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.assignee_id) == ("open", None)
+
+
+def test_a_password_set_on_the_admin_page_keeps_a_deactivation_made_meanwhile(client, monkeypatch):
+    """Django's password form saved the whole user as the page had read them."""
+    from accounts.admin import PasswordForm
+
+    agent, admin, other_admin = AgentFactory(), AdminFactory(), AdminFactory()
+    deactivation = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=agent.pk), by=other_admin, is_active=False)
+    )
+    monkeypatch.setattr(PasswordForm, "save", in_this_thread_first(PasswordForm.save)(deactivation))
+    client.force_login(admin)
+    password = "a-long-passphrase-9x"
+
+    response = client.post(
+        f"/admin/accounts/user/{agent.pk}/password/",
+        {"password1": password, "password2": password, "usable_password": "true"},
+    )
+
+    assert deactivation.outcome == "done"
+    assert response.status_code == 302
+    agent = User.objects.get(pk=agent.pk)
+    assert (agent.is_active, agent.check_password(password)) == (False, True)
