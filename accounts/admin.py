@@ -1,10 +1,13 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import forms as admin_forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.contrib.auth.views import PasswordChangeView
 from django.db import transaction
+from django.urls import reverse_lazy
 
 from dispatchdesk.admin import NoNulInChangeListQuery, RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
@@ -71,15 +74,34 @@ class UserChangeForm(RefusesStalePages, auth_forms.UserChangeForm):
 admin.site.unregister(Group)
 
 
-class PasswordForm(auth_forms.AdminPasswordChangeForm):
-    """Django's, writing the password alone: it saved the user as the page read them, and undid
-    a change made meanwhile (a deactivation)."""
+class WritesThePasswordAlone:
+    """For Django's password forms, which save the whole user as the page read them: a change
+    made meanwhile (a deactivation, a new role) was undone. They write the password alone."""
 
-    def save(self, commit=True):
-        user = self.set_password_and_save(self.user, commit=False)
+    def set_password_and_save(self, user, *args, commit=True, **kwargs):
+        user = super().set_password_and_save(user, *args, commit=False, **kwargs)
         if commit:
             user.save(update_fields=["password"])
         return user
+
+
+class PasswordForm(WritesThePasswordAlone, auth_forms.AdminPasswordChangeForm):
+    """Another user's password, set by an admin (the user's page)."""
+
+
+class OwnPasswordForm(WritesThePasswordAlone, admin_forms.AdminPasswordChangeForm):
+    """One's own password (the admin's "Change password" link)."""
+
+
+class OwnPasswordChangeView(PasswordChangeView):
+    """The admin site's own view (`AdminSite.password_change`), with `OwnPasswordForm`: the
+    site offers no way to give it another form. Routed before the admin's URLs."""
+
+    form_class = OwnPasswordForm
+    success_url = reverse_lazy("admin:password_change_done")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **admin.site.each_context(self.request)}
 
 
 @admin.register(User)

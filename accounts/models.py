@@ -40,7 +40,10 @@ no_semicolon = RegexValidator(
 class Team(models.Model):
     """A queue of work. Members are agents and supervisors."""
 
-    name = models.CharField(max_length=100, unique=True, validators=[no_semicolon])
+    # Unique in any letter case (Meta's constraint), which makes it unique as written too. Not
+    # a plain unique column: renaming one would then lock the team's row against the inserts
+    # that name it (FOR UPDATE), a ticket filed in it, held back until the rename commits.
+    name = models.CharField(max_length=100, validators=[no_semicolon])
     # Found by this mark, not by its name: renaming the default team keeps it the default.
     is_default = models.BooleanField(
         default=False, editable=False, help_text="Work filed without a team goes to this team."

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from accounts import urls as accounts_urls
+from accounts.admin import OwnPasswordChangeView
 from accounts.throttling import login_throttled
 from tickets import urls as tickets_urls
 from workorders import urls as workorders_urls
@@ -27,13 +28,15 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", template_name="dispatchdesk/redoc.html"),
         name="redoc",
     ),
-    # The two login forms, throttled like the API's login: these come before the includes
-    # that define the same paths, so they are the ones that answer.
+    # The two login forms, throttled like the API's login, and the admin's own password change:
+    # these come before the includes that define the same paths, so they are the ones that answer.
     path(
         "api-auth/login/",
         login_throttled(LoginView.as_view(template_name="rest_framework/login.html")),
     ),
     path("admin/login/", login_throttled(admin.site.login)),
+    # Django's own view, with a form that writes the password alone (see there).
+    path("admin/password_change/", admin.site.admin_view(OwnPasswordChangeView.as_view())),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,7 @@ the API, the admin and the import commands all go through it.
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -133,37 +134,51 @@ def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
     return available, blocked
 
 
-class FinishedMeanwhile(Exception):
-    """The work was found finished behind its lock, its assignee not locked before it."""
+class AssigneeNotLocked(Exception):
+    """Found behind its lock, the work needs its assignee locked first (`lock_with_assignee`)."""
 
 
-def lock_with_holder(obj):
-    """`obj` locked (`lock`) and, when it is finished work with an assignee, that person locked
-    before it, as `assign` locks people: (the object, the person or None).
+def lock_with_assignee(obj, *, needed: Callable[[Any], bool]):
+    """`obj` locked (`lock`) and, when `needed(obj)` is true of it as it is then, its assignee
+    locked before it, as `assign` locks people: (the object, the assignee or None).
 
-    Terminal work keeps its assignee, who may since have stopped working or left the team; a
-    reopened ticket goes back to the queue rather than to them (`fire`), decided on the person
-    as they are now, a deactivation still running included. Work found finished behind its lock
-    that was not when read is locked again, its assignee first: the lock is taken in a savepoint,
-    whose rollback releases it. (Finished work's assignee does not change: one more round.)"""
+    For a decision about the assignee that must hold until the change commits: whether they
+    may hold the work a reopen brings back (`fire`), or work moved to a team they are leaving
+    (`apply_changes`). Work that turns out to need it only behind its lock (finished since it
+    was read) is locked again, its assignee first: its lock is taken in a savepoint, whose
+    rollback releases it."""
     holder = None
     while True:
-        if needs_holder(obj, holder):
+        if needs_holder(obj, holder, needed):
             holder = lock_person(obj.assignee_id)
         try:
             with transaction.atomic():
                 locked = lock(obj)
-                if needs_holder(locked, holder):
-                    raise FinishedMeanwhile(locked)
-        except FinishedMeanwhile as finished:
-            obj = finished.args[0]
+                if needs_holder(locked, holder, needed):
+                    raise AssigneeNotLocked(locked)
+        except AssigneeNotLocked as found:
+            obj = found.args[0]
             continue
         return locked, holder
 
 
-def needs_holder(obj, holder) -> bool:
-    """Whether `obj` is finished work whose assignee is not `holder` (locked or None)."""
-    return obj.is_terminal and obj.assignee_id is not None and obj.assignee_id != pk_or_none(holder)
+def needs_holder(obj, holder, needed: Callable[[Any], bool]) -> bool:
+    """Whether `needed(obj)` and `obj`'s assignee is not `holder` (locked, or None)."""
+    assignee = obj.assignee_id
+    return assignee is not None and assignee != pk_or_none(holder) and needed(obj)
+
+
+def is_finished(obj) -> bool:
+    return obj.is_terminal
+
+
+def lock_for_edit(obj, changes: dict):
+    """`obj` locked for `apply_changes`: moved to another team, its assignee locked first, so
+    that their being a member of it (checked there) holds until the move commits, against a
+    change of the team's members (accounts.services.team_update locks who leaves)."""
+    if "team" not in changes:
+        return lock(obj)
+    return lock_with_assignee(obj, needed=lambda _: True)[0]
 
 
 def lock(obj):
@@ -192,7 +207,7 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
             {"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]}
         )
 
-    obj, holder = lock_with_holder(obj)
+    obj, holder = lock_with_assignee(obj, needed=is_finished)
     kind = obj._meta.verbose_name
     transition = next(transitions_from_current_state(obj, name), None)
     if transition is None:

@@ -56,7 +56,7 @@ def ticket_update(
     *, ticket: Ticket, by: User, changes: dict, if_match: str | None = None
 ) -> Ticket:
     """Edit a ticket's fields; records `{"field": [old, new]}` for what really changed."""
-    ticket = workflow.lock(ticket)
+    ticket = workflow.lock_for_edit(ticket, changes)
     workflow.ensure_editable(ticket, if_match)
     if by.is_requester and ticket.status != TicketStatus.NEW:
         raise Conflict("Requesters can edit a ticket only while it is new.")

@@ -126,7 +126,7 @@ def work_order_delete(work_order: WorkOrder, *, by: User) -> None:
 def work_order_update(
     *, work_order: WorkOrder, by: User, changes: dict, if_match: str | None = None
 ) -> WorkOrder:
-    work_order = workflow.lock(work_order)
+    work_order = workflow.lock_for_edit(work_order, changes)
     workflow.ensure_editable(work_order, if_match)
     if "team" in changes:
         ensure_own_team(by, changes["team"])

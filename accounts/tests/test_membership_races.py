@@ -211,3 +211,123 @@ def test_a_password_set_on_the_admin_page_keeps_a_deactivation_made_meanwhile(cl
     assert response.status_code == 302
     agent = User.objects.get(pk=agent.pk)
     assert (agent.is_active, agent.check_password(password)) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "change", [{"is_active": False}, {"role": "requester"}], ids=["deactivated", "demoted"]
+)
+def test_ones_own_password_changed_in_the_admin_keeps_a_change_made_meanwhile(
+    client, monkeypatch, change
+):
+    """The admin site's own "Change password" page saved the whole user as the request had
+    read them: an admin's deactivation or demotion of them in between was undone."""
+    from django.contrib.admin import forms as admin_forms
+
+    from accounts.tests.factories import PASSWORD
+
+    supervisor, admin = SupervisorFactory(teams=[TeamFactory()]), AdminFactory()
+    meanwhile = Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=supervisor.pk), by=admin, **change)
+    )
+    save = admin_forms.AdminPasswordChangeForm.save
+    monkeypatch.setattr(
+        admin_forms.AdminPasswordChangeForm, "save", in_this_thread_first(save)(meanwhile)
+    )
+    client.force_login(supervisor)
+    new = "another-long-passphrase-7q"
+
+    response = client.post(
+        "/admin/password_change/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+
+    assert (meanwhile.outcome, response.status_code) == ("done", 302)
+    supervisor = User.objects.get(pk=supervisor.pk)
+    assert supervisor.check_password(new)
+    assert (supervisor.role, supervisor.is_active) == (
+        change.get("role", "supervisor"),
+        change.get("is_active", True),
+    )
+
+
+def test_a_ticket_moved_to_a_team_its_assignee_is_leaving(monkeypatch):
+    """The move checked that the assignee was a member without locking them: taken out of the
+    team at that moment (their work there given back, which did not include this ticket yet),
+    they were left assigned to work of a team they are not in."""
+    from tickets.services import ticket_update
+
+    support, other = TeamFactory(name="Support"), TeamFactory(name="Other")
+    agent = AgentFactory(teams=[support, other])
+    supervisor, admin = SupervisorFactory(teams=[support, other]), AdminFactory()
+    ticket = TicketFactory(team=other, status="open", assignee=agent)
+    removal = Meanwhile(
+        lambda: team_update(team=Team.objects.get(pk=support.pk), by=admin, members=[supervisor])
+    )
+    main, as_history_value = threading.current_thread(), workflow.as_history_value
+
+    def after_the_check(value):
+        if threading.current_thread() is main and not removal.go.is_set():
+            removal.start()  # it goes as far as it can: with the agent locked, it waits
+        return as_history_value(value)
+
+    monkeypatch.setattr(workflow, "as_history_value", after_the_check)
+
+    ticket_update(ticket=Ticket.objects.get(pk=ticket.pk), by=supervisor, changes={"team": support})
+    removal.finish()
+
+    assert removal.outcome == "done"
+    ticket.refresh_from_db()
+    assert not support.members.filter(pk=agent.pk).exists()
+    assert (ticket.team_id, ticket.assignee_id) == (support.pk, None)
+
+
+def test_an_import_and_a_team_renamed_as_a_member_leaves_do_not_deadlock(tmp_path, monkeypatch):
+    """A rename wrote the team's unique name column, which locks the row against the inserts
+    that name the team (FOR UPDATE); holding it, the change waited for a ticket the import had
+    locked, and the import's next ticket in that team waited for the row: a deadlock."""
+    from accounts.tests.factories import RequesterFactory
+    from dispatchdesk.tests.importing import run, write_csv
+    from tickets.imports import TICKET_COLUMNS, TicketImport
+
+    support = TeamFactory(name="Support")
+    lee, sam, admin = (
+        AgentFactory(teams=[support]),
+        SupervisorFactory(teams=[support]),
+        AdminFactory(),
+    )
+    RequesterFactory(email="rita@example.com")
+    TicketFactory(team=support, status="open", assignee=lee, external_ref="T-1")
+    team_change = Meanwhile(
+        lambda: team_update(
+            team=Team.objects.get(pk=support.pk), by=admin, name="Support desk", members=[sam]
+        )
+    )
+    write = TicketImport.write
+
+    def the_team_change_before_the_second_batch(importer, plan):
+        if plan.creates:
+            team_change.start(1.0)  # it goes as far as it can
+        write(importer, plan)
+
+    monkeypatch.setattr(TicketImport, "write", the_team_change_before_the_second_batch)
+    rows = [
+        {"external_ref": "T-1", "title": "Renamed"},
+        {
+            "external_ref": "T-2",
+            "title": "New",
+            "team": "Support",
+            "requester_email": "rita@example.com",
+        },
+    ]
+
+    imported = run(
+        "import_tickets",
+        write_csv(tmp_path / "t.csv", list(TICKET_COLUMNS), rows),
+        "--batch-size",
+        "1",
+    )
+    team_change.finish()
+
+    assert (imported.ok, team_change.outcome) == (True, "done"), imported.failure
+    assert Team.objects.get(pk=support.pk).name == "Support desk"
+    assert Ticket.objects.get(external_ref="T-1").assignee_id is None  # lee left the team
