@@ -144,15 +144,15 @@ def lock_with_assignee(obj, *, needed: Callable[[Any], bool]):
 
     For a decision about the assignee that must hold until the change commits: whether they
     may hold the work a reopen brings back (`fire`), or work moved to a team they are leaving
-    (`apply_changes`). Work that turns out to need it only behind its lock (finished since it
-    was read) is locked again, its assignee first: its lock is taken in a savepoint, whose
-    rollback releases it."""
-    holder = None
+    (`apply_changes`). Work that turns out behind its lock to need another person locked (it was
+    finished, or reassigned, since it was read) is locked again, its assignee first: both locks
+    are taken in a savepoint, whose rollback releases them."""
     while True:
-        if needs_holder(obj, holder, needed):
-            holder = lock_person(obj.assignee_id)
         try:
             with transaction.atomic():
+                # Both locks in the savepoint: a person locked for work since reassigned is
+                # let go with it, so that nobody holds two people out of id order.
+                holder = lock_person(obj.assignee_id) if needs_holder(obj, None, needed) else None
                 locked = lock(obj)
                 if needs_holder(locked, holder, needed):
                     raise AssigneeNotLocked(locked)
@@ -176,7 +176,8 @@ def lock_for_edit(obj, changes: dict):
     """`obj` locked for `apply_changes`: moved to another team, its assignee locked first, so
     that their being a member of it (checked there) holds until the move commits, against a
     change of the team's members (accounts.services.team_update locks who leaves)."""
-    if "team" not in changes:
+    team = changes.get("team")
+    if team is None or team.pk == obj.team_id:  # sent back as read: no move to pay for
         return lock(obj)
     return lock_with_assignee(obj, needed=lambda _: True)[0]
 
@@ -305,9 +306,10 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
 
     diff = {}
     for field, new in changes.items():
-        old = getattr(obj, field)
-        if as_history_value(old) != as_history_value(new):
-            diff[field] = [as_history_value(old), as_history_value(new)]
+        # A relation by its id: the object it names is not read for the comparison.
+        old = getattr(obj, obj._meta.get_field(field).attname)
+        if old != as_history_value(new):
+            diff[field] = [old, as_history_value(new)]
             setattr(obj, field, new)
     if diff:
         obj.updated_by = by

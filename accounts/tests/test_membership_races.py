@@ -331,3 +331,38 @@ def test_an_import_and_a_team_renamed_as_a_member_leaves_do_not_deadlock(tmp_pat
     assert (imported.ok, team_change.outcome) == (True, "done"), imported.failure
     assert Team.objects.get(pk=support.pk).name == "Support desk"
     assert Ticket.objects.get(external_ref="T-1").assignee_id is None  # lee left the team
+
+
+def test_work_moved_after_it_was_reassigned_and_a_team_change_do_not_deadlock(monkeypatch):
+    """The move locked the assignee it had read (A), found the work reassigned (to B) behind its
+    lock and locked B too, still holding A: two people locked out of id order, against a team
+    change that locks them by id (B, then A)."""
+    from tickets.services import ticket_update
+
+    source, target = TeamFactory(name="Source"), TeamFactory(name="Target")
+    b = AgentFactory(teams=[source, target])  # the lower id
+    a = AgentFactory(teams=[source, target])
+    supervisor, admin = SupervisorFactory(teams=[source, target]), AdminFactory()
+    ticket = TicketFactory(team=source, status="open", assignee=a)
+    as_read = Ticket.objects.get(pk=ticket.pk)
+    workflow.assign(Ticket.objects.get(pk=ticket.pk), by=supervisor, to=b)  # since it was read
+    team_change = Meanwhile(
+        lambda: team_update(
+            team=Team.objects.get(pk=target.pk), by=admin, members=[a, b, supervisor]
+        )
+    )
+    main, lock_person = threading.current_thread(), workflow.lock_person
+
+    def the_team_change_before_b_is_locked(pk):
+        if threading.current_thread() is main and pk == b.pk:
+            team_change.start(1.0)
+        return lock_person(pk)
+
+    monkeypatch.setattr(workflow, "lock_person", the_team_change_before_b_is_locked)
+
+    ticket_update(ticket=as_read, by=supervisor, changes={"team": target})
+    team_change.finish()
+
+    assert team_change.outcome == "done"
+    ticket.refresh_from_db()
+    assert (ticket.team_id, ticket.assignee_id) == (target.pk, b.pk)

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import DEFAULT_TEAM_NAME
@@ -402,6 +404,26 @@ def test_a_key_with_a_control_character_or_of_no_use_is_400(client_for, cast, ke
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["fields"]
     assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize("team", ["sent back", "not sent"])
+def test_a_patch_that_moves_nothing_costs_no_more_for_sending_the_team_back(client_for, cast, team):
+    """Sending back the team it read made a PATCH pay for a move: the assignee locked, a
+    savepoint."""
+    ticket = TicketFactory(team=cast["team"], requester=cast["requester"], status="open")
+    client, url = client_for(cast["supervisor"]), detail_url(ticket)
+    client.patch(url, {"title": "Warm-up"}, format="json")  # caches (content types) filled
+    plain = {"title": "Plain"}
+    with CaptureQueriesContext(connection) as queries:
+        assert client.patch(url, plain, format="json").status_code == 200
+    baseline = len(queries)  # now: the next request clears the connection's log
+    body = {"title": "Again"} | ({"team": cast["team"].pk} if team == "sent back" else {})
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.patch(url, body, format="json").status_code == 200
+
+    team_lookup = 1 if team == "sent back" else 0  # the team's id checked by the serializer
+    assert len(queries) == baseline + team_lookup
 
 
 # Query counts
