@@ -202,13 +202,19 @@ def fire(obj, *, name: str, by, inputs: dict[str, str] | None = None, public: bo
     not this user (403), missing inputs (400), unmet guards (409).
     """
     inputs = {key: value for key, value in (inputs or {}).items() if value is not None}
-    known = {transition.name for transition in obj.get_all_status_transitions()}
+    transitions = list(obj.get_all_status_transitions())
+    known = {transition.name for transition in transitions}
     if name not in known:
         raise ValidationError(
             {"name": [f"Unknown transition; one of: {', '.join(sorted(known))}."]}
         )
 
-    obj, holder = lock_with_assignee(obj, needed=is_finished)
+    # Only a transition out of a finished state (a reopen) decides about the assignee.
+    terminal = obj.TERMINAL_STATUSES
+    if any(t.name == name and t.source in terminal for t in transitions):
+        obj, holder = lock_with_assignee(obj, needed=is_finished)
+    else:
+        obj, holder = lock(obj), None
     kind = obj._meta.verbose_name
     transition = next(transitions_from_current_state(obj, name), None)
     if transition is None:
