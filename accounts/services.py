@@ -193,9 +193,13 @@ def end_sessions(user: User) -> None:
     ends both through the password hash they carry.)"""
     user.sessions_ended_at = timezone.now()
     User.objects.filter(pk=user.pk).update(sessions_ended_at=user.sessions_ended_at)
+    # Locked first, by id, as a logout or a refresh locks the token it ends: a logout between
+    # this insert and its commit waited for it while holding the token's row, which this
+    # transaction's commit needs (the blacklist's foreign key).
     held = OutstandingToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     )
+    held = list(held.select_for_update(of=("self",)).order_by("pk"))
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in held], ignore_conflicts=True
     )

@@ -9,6 +9,7 @@ from dispatchdesk.admin import (
     transition_action,
 )
 from dispatchdesk.admin_imports import ImportAdminMixin
+from tickets.models import Ticket
 
 from . import services
 from .imports import WorkOrderImport
@@ -129,6 +130,10 @@ class WorkOrderAdmin(ImportAdminMixin, WorkItemAdmin):
             # Every work order first, then each one's ticket as it is deleted: the order of
             # locks every request takes (work orders before tickets).
             chosen = list(queryset.select_for_update(of=("self",)).order_by("pk"))
+            # Their tickets next, by id: locked one by one as each work order goes, they were
+            # taken in work-order order, against release_work and the rest (tickets by id).
+            tickets = Ticket.objects.filter(pk__in=[wo.ticket_id for wo in chosen if wo.ticket_id])
+            list(tickets.select_for_update().order_by("pk"))
             for work_order in chosen:
                 services.work_order_delete(work_order, by=request.user)
 

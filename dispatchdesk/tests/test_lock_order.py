@@ -1,0 +1,97 @@
+"""Paths that lock the same rows take them in the same order (people by id, then work orders
+by id, then tickets by id; a token's row before its blacklist entry), so that two of them at
+the same moment never wait on each other in a circle (PostgreSQL would end one: a 503).
+
+Each test stages the two paths with `Meanwhile` at the point where they used to cross.
+"""
+
+import threading
+
+import pytest
+from django.contrib.admin.sites import site
+from django.db import connection
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts import services as account_services
+from accounts.models import User
+from accounts.services import user_update
+from accounts.tests.factories import AdminFactory, AgentFactory, TeamFactory
+from dispatchdesk.tests.concurrency import Meanwhile
+from tickets.tests.factories import TicketFactory
+from workorders import services as work_order_services
+from workorders.models import WorkOrder
+from workorders.tests.factories import WorkOrderFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="SQLite serializes whole-database writes: the paths cannot overlap",
+    ),
+]
+
+
+def deactivate(person, *, by):
+    return Meanwhile(
+        lambda: user_update(user=User.objects.get(pk=person.pk), by=by, is_active=False)
+    )
+
+
+def test_a_logout_while_the_same_person_is_deactivated(client_for, monkeypatch):
+    """The deactivation blacklisted the person's tokens without locking them; a logout in
+    between locked the token and waited for that blacklist entry, whose commit needed the
+    token's row."""
+    admin, agent = AdminFactory(), AgentFactory()
+    refresh = str(RefreshToken.for_user(agent))
+    answers = []
+    logout = Meanwhile(
+        lambda: answers.append(
+            APIClient().post("/api/v1/auth/logout/", {"refresh": refresh}, format="json")
+        )
+    )
+    end_sessions = account_services.end_sessions
+
+    def end_sessions_then_a_logout(user):
+        end_sessions(user)
+        logout.start()  # it waits for the token, which the deactivation holds
+
+    monkeypatch.setattr(account_services, "end_sessions", end_sessions_then_a_logout)
+
+    response = client_for(admin).patch(f"/api/v1/users/{agent.pk}/", {"is_active": False})
+    logout.finish()
+
+    assert logout.outcome == "done"
+    assert (response.status_code, answers[0].status_code) in {(200, 200), (200, 401)}
+
+
+def test_work_orders_of_two_tickets_deleted_in_the_admin_as_their_assignee_is_deactivated(
+    monkeypatch,
+):
+    """The bulk deletion locked each work order's ticket as it deleted it, so in work-order
+    order; the deactivation gives back tickets by id."""
+    team = TeamFactory()
+    admin, agent = AdminFactory(), AgentFactory(teams=[team])
+    lower, higher = (TicketFactory(team=team, status="open", assignee=agent) for _ in range(2))
+    first = WorkOrderFactory(team=team, ticket=higher, status="cancelled")  # the lower id
+    second = WorkOrderFactory(team=team, ticket=lower, status="cancelled")
+    deactivation = deactivate(agent, by=admin)
+    main, delete = threading.current_thread(), work_order_services.work_order_delete
+
+    def the_deactivation_after_the_first(work_order, *, by):
+        delete(work_order, by=by)
+        if threading.current_thread() is main and work_order.pk == first.pk:
+            deactivation.start()
+
+    monkeypatch.setattr(work_order_services, "work_order_delete", the_deactivation_after_the_first)
+    request = RequestFactory().post("/")
+    request.user = admin
+
+    site._registry[WorkOrder].delete_queryset(
+        request, WorkOrder.objects.filter(pk__in=[first.pk, second.pk])
+    )
+    deactivation.finish()
+
+    assert deactivation.outcome == "done"
+    assert not WorkOrder.objects.filter(pk__in=[first.pk, second.pk]).exists()
