@@ -176,11 +176,10 @@ class WorkItemImport(bulk.Importer):
         )
 
     def lock_ahead(self, rows: list[bulk.Row]) -> None:
-        """Everyone the file may give work to (the people it names as assignees, and those who
-        hold the work it moves to another team), then the rows it matches, by id. Locked batch by
-        batch (`write`), the people would be locked after earlier batches' rows, and the rows in
-        the file's order, while the API locks people before their work, and work by id
-        (workflow.assign, accounts.services.release_work): the two could deadlock."""
+        """Everyone the file may give work to: the people it names as assignees, and those who
+        hold the work it moves to another team. Locked batch by batch (`write`), they would be
+        locked after earlier batches' rows, while the API locks people before their work
+        (workflow.assign, accounts.services.team_update): the two could deadlock."""
         named = where_in(User.objects.all(), "email", self.given_values(rows, "assignee_email"))
         # Rows that keep the assignee but move the work to another team, or set a status (which
         # may bring finished work back): the people who hold that work now.
@@ -193,10 +192,6 @@ class WorkItemImport(bulk.Importer):
         moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
         holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
         lock_people(User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders)))
-        matched = where_in(
-            self.model.objects.all(), "external_ref", self.given_values(rows, "external_ref")
-        )
-        list(matched.select_for_update().order_by("pk").values_list("pk", flat=True))
 
     def write(self, plan: bulk.Plan) -> None:
         self.ensure_assignees_may_hold(plan)

@@ -95,38 +95,3 @@ def test_work_orders_of_two_tickets_deleted_in_the_admin_as_their_assignee_is_de
 
     assert deactivation.outcome == "done"
     assert not WorkOrder.objects.filter(pk__in=[first.pk, second.pk]).exists()
-
-
-def test_an_import_updating_tickets_out_of_id_order_as_their_assignee_is_deactivated(
-    tmp_path, monkeypatch
-):
-    """Each batch locked the rows it updates as it was written, so in the file's order (the
-    newer ticket first); the deactivation gives back the agent's tickets by id."""
-    from dispatchdesk.tests.importing import run, write_csv
-    from tickets.imports import TICKET_COLUMNS, TicketImport
-    from tickets.models import Ticket
-
-    team = TeamFactory(name="Support")
-    agent, admin = AgentFactory(teams=[team]), AdminFactory()
-    older, _ = (
-        TicketFactory(team=team, status="open", assignee=agent, external_ref=ref)
-        for ref in ("T-1", "T-2")
-    )
-    deactivation = deactivate(agent, by=admin)
-    write = TicketImport.write
-
-    def the_deactivation_before_the_second_batch(importer, plan):
-        if plan.updates and plan.updates[0].pk == older.pk:
-            deactivation.start()
-        write(importer, plan)
-
-    monkeypatch.setattr(TicketImport, "write", the_deactivation_before_the_second_batch)
-    rows = [{"external_ref": "T-2", "title": "Newer"}, {"external_ref": "T-1", "title": "Older"}]
-    path = write_csv(tmp_path / "t.csv", list(TICKET_COLUMNS), rows)
-
-    imported = run("import_tickets", path, "--batch-size", "1")
-    deactivation.finish()
-
-    assert (imported.ok, imported.failure, deactivation.outcome) == (True, "", "done")
-    assert not Ticket.objects.filter(assignee=agent).exists()
-    assert set(Ticket.objects.values_list("title", flat=True)) == {"Newer", "Older"}
