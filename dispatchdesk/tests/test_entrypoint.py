@@ -184,14 +184,7 @@ def test_entrypoint_stops_at_once_on_a_server_setting_gunicorn_cannot_use(name, 
     else, the database included."""
     env = {"PATH": "/usr/bin:/bin", name: value, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"}
 
-    result = subprocess.run(
-        ["sh", "docker/entrypoint.sh"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_entrypoint(env)
 
     assert result.returncode == 1
     assert result.stderr.strip() == f"{name} must be a whole number of at least 1, got '{value}'."
