@@ -18,7 +18,6 @@ from .services import (
     EMAIL_TAKEN,
     TEAM_NAME_TAKEN,
     claiming,
-    ensure_an_admin_remains,
     hold_sessions,
     team_name_taken,
     team_update,
@@ -119,6 +118,8 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
     ordering = ("email",)
     filter_horizontal = ("teams",)
     readonly_fields = ("date_joined", "last_login")
+    # The fields of the change page that user_update writes (teams it takes on its own).
+    profile_fields = ("email", "full_name", "role", "is_active")
     fieldsets = (
         (None, {"fields": ("email", "password", "shown_version")}),
         ("Profile", {"fields": ("full_name", "role", "teams", "is_active")}),
@@ -156,16 +157,23 @@ class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, Dj
         return ((name, {**options, "fields": fields}), *rest)
 
     def save_model(self, request, obj, form, change):
-        if change and not obj.is_active:
-            hold_sessions(obj.pk)  # before the user's row, as user_update takes it
-        ensure_an_admin_remains(obj)  # as through the API (accounts.services)
+        if change:
+            return  # the whole change goes through the API's service, in save_related
         others = User.objects.exclude(pk=obj.pk).filter(email=obj.email)
         with claiming("email", EMAIL_TAKEN, others.exists):  # one added meanwhile: a message
             super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        # Teams through the same service as the API: only agents and supervisors keep any.
-        user_update(user=form.instance, by=request.user, teams=form.cleaned_data.get("teams"))
+        # Through the same service as the API: the fields the page changed, written to the user
+        # as they are now, in the order every other path takes its locks; only agents and
+        # supervisors keep teams.
+        changed = [name for name in self.profile_fields if change and name in form.changed_data]
+        user_update(
+            user=form.instance,
+            by=request.user,
+            teams=form.cleaned_data.get("teams"),
+            **{name: form.cleaned_data[name] for name in changed},
+        )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

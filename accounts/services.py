@@ -147,9 +147,12 @@ def user_update(
         user.email = User.objects.normalize_email(user.email)
     if password:
         user.set_password(password)
-    others = User.objects.exclude(pk=user.pk).filter(email=user.email)
-    with claiming("email", EMAIL_TAKEN, others.exists):
-        user.save(update_fields=[*fields, *(["password"] if password else [])])
+    # The email is written last. It is a unique column, so writing it locks the user's row
+    # FOR UPDATE, which holds back the foreign-key checks of anything naming them: their own
+    # comment on a ticket `release_work` is about to wait for would wait for this in turn.
+    rest = [name for name in fields if name != "email"] + (["password"] if password else [])
+    if rest:
+        user.save(update_fields=rest)
     if user.role not in WORKER_ROLES:
         user.teams.clear()
     elif teams is not None:
@@ -157,6 +160,10 @@ def user_update(
     release_work([user], by=by)
     if not user.is_active:
         end_sessions(user)
+    if "email" in fields:
+        others = User.objects.exclude(pk=user.pk).filter(email=user.email)
+        with claiming("email", EMAIL_TAKEN, others.exists):
+            user.save(update_fields=["email"])
     return user
 
 

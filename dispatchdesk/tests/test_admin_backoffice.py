@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import admin as accounts_admin
+from accounts import services as account_services
 from accounts.choices import Role
 from accounts.models import Team, User
 from accounts.services import LAST_ADMIN, team_update, user_update
@@ -2143,13 +2143,13 @@ def test_two_admins_demoting_each_other_get_a_message_not_an_error_page(
     url = f"/admin/accounts/user/{other.pk}/change/"
     data = form_data(as_admin.get(url), "user_form")
     data["role"] = Role.SUPERVISOR
-    check = accounts_admin.ensure_an_admin_remains
+    check = account_services.ensure_an_admin_remains
 
     def demoted_meanwhile_then_check(user):
         User.objects.filter(pk=admin_user.pk).update(role=Role.SUPERVISOR)
         check(user)
 
-    monkeypatch.setattr(accounts_admin, "ensure_an_admin_remains", demoted_meanwhile_then_check)
+    monkeypatch.setattr(account_services, "ensure_an_admin_remains", demoted_meanwhile_then_check)
 
     response = as_admin.post(url, data)
 
@@ -2158,9 +2158,9 @@ def test_two_admins_demoting_each_other_get_a_message_not_an_error_page(
     assert User.objects.get(pk=other.pk).role == Role.ADMIN
 
 
-@pytest.mark.parametrize("kind", ["team", "user"])
+@pytest.mark.parametrize("kind", ["team", "user", "user changed"])
 def test_a_name_taken_meanwhile_in_the_admin_is_a_message_not_an_error_page(
-    as_admin, monkeypatch, kind
+    as_admin, monkeypatch, kind, agent
 ):
     """Someone adds the same team name or email after the form's checks, before the save.
     (Here within the admin's own transaction, so that row is rolled back with it.)"""
@@ -2168,10 +2168,15 @@ def test_a_name_taken_meanwhile_in_the_admin_is_a_message_not_an_error_page(
         model, url, data = Team, "/admin/accounts/team/add/", {"name": "Night shift"}
         other = Team(name="night shift")
         taken = "name: A team with this name already exists."
-    else:
+    elif kind == "user":
         model, url = User, "/admin/accounts/user/add/"
         data = form_data(as_admin.get(url), "user_form")
         data.update(email="kim@example.com", role=Role.REQUESTER, usable_password="false")
+        other = User(email="kim@example.com", role=Role.REQUESTER)
+        taken = "email: A user with this email already exists."
+    else:
+        model, url = User, f"/admin/accounts/user/{agent.pk}/change/"
+        data = {**form_data(as_admin.get(url), "user_form"), "email": "kim@example.com"}
         other = User(email="kim@example.com", role=Role.REQUESTER)
         taken = "email: A user with this email already exists."
     admin_class = type(admin.site._registry[model])
@@ -2187,6 +2192,7 @@ def test_a_name_taken_meanwhile_in_the_admin_is_a_message_not_an_error_page(
 
     assert response.status_code == 302
     assert messages_of(response) == [("error", taken)]
+    assert User.objects.get(pk=agent.pk).email == agent.email  # the change page saved nothing
 
 
 @pytest.mark.parametrize("meanwhile", ["deactivated", "made a supervisor", "given a team"])

@@ -10,7 +10,7 @@ import threading
 import pytest
 from django.contrib.admin.sites import site
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -19,6 +19,8 @@ from accounts.models import User
 from accounts.services import user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, TeamFactory
 from dispatchdesk.tests.concurrency import Meanwhile
+from dispatchdesk.tests.test_admin_backoffice import form_data
+from tickets import services as ticket_services
 from tickets.tests.factories import TicketFactory
 from workorders import services as work_order_services
 from workorders.models import WorkOrder
@@ -95,3 +97,86 @@ def test_work_orders_of_two_tickets_deleted_in_the_admin_as_their_assignee_is_de
 
     assert deactivation.outcome == "done"
     assert not WorkOrder.objects.filter(pk__in=[first.pk, second.pk]).exists()
+
+
+def email_and_role_changed_as_the_person_comments(monkeypatch, client_for, change_them):
+    """The person comments on their open ticket; `change_them(person)`, run meanwhile, gives them
+    another email and makes them a requester. Answers the comment's response, the change's
+    outcome, the person and the ticket as they end."""
+    team = TeamFactory()
+    agent = AgentFactory(teams=[team])
+    ticket = TicketFactory(team=team, status="open", assignee=agent)
+    change = Meanwhile(lambda: change_them(agent))
+    main, record = threading.current_thread(), ticket_services.record
+
+    def record_then_the_change(*args, **kwargs):
+        event = record(*args, **kwargs)
+        if threading.current_thread() is main:
+            change.start()  # it waits for the ticket, which the comment holds
+        return event
+
+    monkeypatch.setattr(ticket_services, "record", record_then_the_change)
+    response = client_for(agent).post(
+        f"/api/v1/tickets/{ticket.pk}/comments/", {"body": "On my way", "internal": False}
+    )
+    change.finish()
+    return (
+        response,
+        change.outcome,
+        User.objects.get(pk=agent.pk),
+        ticket.__class__.objects.get(pk=ticket.pk),
+    )
+
+
+def test_an_email_changed_with_a_demotion_while_the_person_comments_on_their_ticket(
+    client_for, monkeypatch
+):
+    """Changing an email (a unique column: a key of the user's row to PostgreSQL) locked the
+    user's row FOR UPDATE before the work they hold was given back; the person's comment in
+    between held their ticket, and its commit checks the history's foreign key to them."""
+    admin = AdminFactory()
+
+    def change_them(person):
+        user_update(
+            user=User.objects.get(pk=person.pk),
+            by=admin,
+            email="moved@example.com",
+            role="requester",
+        )
+
+    response, outcome, person, ticket = email_and_role_changed_as_the_person_comments(
+        monkeypatch, client_for, change_them
+    )
+
+    assert (response.status_code, outcome) == (201, "done")
+    assert (person.email, person.role, ticket.assignee_id) == (
+        "moved@example.com",
+        "requester",
+        None,
+    )
+
+
+def test_the_same_change_on_the_admin_page(client_for, monkeypatch):
+    """The admin's user page saved the whole user, email included, before its teams and the
+    work given back went through the service: the same crossing."""
+    admin = AdminFactory()
+    pages = {}
+
+    def change_them(person):
+        browser = Client()
+        browser.force_login(admin)
+        url = f"/admin/accounts/user/{person.pk}/change/"
+        data = {**form_data(browser.get(url), "user_form"), "email": "moved@example.com"}
+        data.update(role="requester", teams=[])
+        pages["after"] = browser.post(url, data)
+
+    response, outcome, person, ticket = email_and_role_changed_as_the_person_comments(
+        monkeypatch, client_for, change_them
+    )
+
+    assert (response.status_code, outcome, pages["after"].status_code) == (201, "done", 302)
+    assert (person.email, person.role, ticket.assignee_id) == (
+        "moved@example.com",
+        "requester",
+        None,
+    )
