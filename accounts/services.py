@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -131,7 +132,7 @@ def user_update(
     # admins (ensure_an_admin_remains). Someone else's change since (a demotion, a new
     # password) is then neither written back nor ignored by the rules below, and a team's change
     # of members, which locks the people who join or leave (team_update), waits for this one.
-    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    user = get_object_or_404(User.objects.select_for_update(no_key=True), pk=user.pk)
     ensure_if_match(user, if_match)
     changes = {name: fields[name] for name in ("role", "is_active") if name in fields}
     if teams is not None:
@@ -246,7 +247,7 @@ def team_update(
     With `if_match` (the ETag the caller read), a team changed since is refused (412)."""
     # `no_key`: a plain FOR UPDATE would hold back every insert that names the team (a ticket
     # filed in it, a membership added from the user's side) until this change commits.
-    locked = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
+    locked = get_object_or_404(Team.objects.select_for_update(no_key=True), pk=team.pk)
     if members is not None:
         wanted = [member.pk for member in members]
         now = lock_members_and(locked, wanted)

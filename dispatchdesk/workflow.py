@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
@@ -188,7 +189,8 @@ def lock(obj):
     Rows its guards depend on are locked next (`lock_related`), always in the order work order
     before ticket, so that a guard's answer holds until the change commits.
     """
-    obj = type(obj).objects.select_for_update(of=("self",)).get(pk=obj.pk)
+    # Deleted (in the admin) since the request found it: gone, as a new request would find.
+    obj = get_object_or_404(type(obj).objects.select_for_update(of=("self",)), pk=obj.pk)
     if hasattr(obj, "lock_related"):
         obj.lock_related()
     return obj
@@ -361,7 +363,11 @@ def lock_person(pk: int) -> User:
     back, is then seen as they are afterwards. `no_key`: a plain FOR UPDATE would also hold back
     the key-share lock that a foreign key to this user takes at commit (an event's actor), and
     two requests would deadlock."""
-    return User.objects.select_for_update(no_key=True).get(pk=pk)
+    try:
+        return User.objects.select_for_update(no_key=True).get(pk=pk)
+    except User.DoesNotExist:
+        # Deleted (in the admin) since the request named them.
+        raise ValidationError({"assignee": ["This user no longer exists."]}) from None
 
 
 def only_take_or_drop(obj) -> PermissionDenied:

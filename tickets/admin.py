@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
+from dispatchdesk import workflow
 from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
 from dispatchdesk.admin_imports import ImportAdminMixin
 from workorders.models import WorkOrder
@@ -51,6 +53,19 @@ class WorkOrderInline(admin.TabularInline):
 @admin.register(Ticket)
 class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
     importer_class = TicketImport
+
+    # A deletion locks its tickets first, as every change to a ticket does. Otherwise it read
+    # their comments before it waited for a comment being added, which then committed and made
+    # the deletion fail at its own commit, on a comment left pointing at nothing.
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, workflow.lock(obj))  # the delete view's transaction
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():  # the bulk action has no transaction of its own
+            list(queryset.select_for_update(of=("self",)).order_by("pk"))
+            super().delete_queryset(request, queryset)
+
     transition_serializer = TicketTransitionSerializer
     team_when_empty = "Empty: the default team."
     list_display = (

@@ -1,6 +1,6 @@
 import pytest
 
-from accounts.models import User
+from accounts.models import Team, User
 
 from .factories import (
     AdminFactory,
@@ -421,3 +421,27 @@ def test_an_email_is_checked_as_it_will_be_stored(client_for, people, email):
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["email"]
     assert User.objects.count() == len(people)
+
+
+@pytest.mark.parametrize("kind", ["users", "teams"])
+def test_a_user_or_team_deleted_in_the_admin_while_being_changed_is_404(
+    client_for, monkeypatch, kind
+):
+    """The view found them; they were gone when the change locked their row (an error page)."""
+    from accounts import serializers
+
+    model, service = {"users": (User, "user_update"), "teams": (Team, "team_update")}[kind]
+    changed = AgentFactory() if kind == "users" else TeamFactory(name="Night shift")
+    update = getattr(serializers, service)
+
+    def deleted_first(**kwargs):
+        model.objects.filter(pk=changed.pk).delete()
+        return update(**kwargs)
+
+    monkeypatch.setattr(serializers, service, deleted_first)
+    body = {"full_name": "Kim"} if kind == "users" else {"name": "Day shift"}
+
+    response = client_for(AdminFactory()).patch(f"/api/v1/{kind}/{changed.pk}/", body)
+
+    assert response.status_code == 404
+    assert not model.objects.filter(pk=changed.pk).exists()

@@ -68,3 +68,17 @@ class Meanwhile:
     def finish(self) -> None:
         self.go.set()
         self.thread.join(timeout=30)
+
+
+def then_meanwhile(action, meanwhile: Meanwhile):
+    """A wrapper of `action` that starts `meanwhile` right after it, when run in the thread that
+    made the wrapper (the test's): someone else's change arriving at that point of the test's."""
+    main = threading.current_thread()
+
+    def run(*args, **kwargs):
+        result = action(*args, **kwargs)
+        if threading.current_thread() is main:
+            meanwhile.start()
+        return result
+
+    return run

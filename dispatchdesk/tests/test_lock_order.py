@@ -18,7 +18,7 @@ from accounts import services as account_services
 from accounts.models import User
 from accounts.services import user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, TeamFactory
-from dispatchdesk.tests.concurrency import Meanwhile
+from dispatchdesk.tests.concurrency import Meanwhile, then_meanwhile
 from dispatchdesk.tests.test_admin_backoffice import form_data
 from tickets import services as ticket_services
 from tickets.tests.factories import TicketFactory
@@ -107,15 +107,8 @@ def email_and_role_changed_as_the_person_comments(monkeypatch, client_for, chang
     agent = AgentFactory(teams=[team])
     ticket = TicketFactory(team=team, status="open", assignee=agent)
     change = Meanwhile(lambda: change_them(agent))
-    main, record = threading.current_thread(), ticket_services.record
-
-    def record_then_the_change(*args, **kwargs):
-        event = record(*args, **kwargs)
-        if threading.current_thread() is main:
-            change.start()  # it waits for the ticket, which the comment holds
-        return event
-
-    monkeypatch.setattr(ticket_services, "record", record_then_the_change)
+    # The change then waits for the ticket, which the comment holds.
+    monkeypatch.setattr(ticket_services, "record", then_meanwhile(ticket_services.record, change))
     response = client_for(agent).post(
         f"/api/v1/tickets/{ticket.pk}/comments/", {"body": "On my way", "internal": False}
     )

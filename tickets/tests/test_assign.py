@@ -165,3 +165,24 @@ def test_a_supervisor_outside_the_team_can_still_assign_its_members(client_for, 
     response = assign(client_for(outside_supervisor), ticket, cast["team_agent"])
 
     assert response.status_code == 200
+
+
+def test_an_assignee_deleted_in_the_admin_meanwhile_is_400(client_for, cast, ticket, monkeypatch):
+    """The request named someone who was deleted before their row was locked (an error page)."""
+    from dispatchdesk import workflow
+
+    newcomer = AgentFactory(teams=[cast["team"]])
+    lock_person = workflow.lock_person
+
+    def deleted_first(pk):
+        newcomer.delete()
+        return lock_person(pk)
+
+    monkeypatch.setattr(workflow, "lock_person", deleted_first)
+
+    response = assign(client_for(cast["supervisor"]), ticket, newcomer)
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"assignee": ["This user no longer exists."]}
+    ticket.refresh_from_db()
+    assert ticket.assignee_id is None

@@ -2,12 +2,14 @@
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from dispatchdesk import workflow
 from dispatchdesk.exceptions import Conflict
 from dispatchdesk.models import Event
-from dispatchdesk.tests.concurrency import send_all_at_once
-from tickets.models import Ticket
+from dispatchdesk.tests.concurrency import Meanwhile, send_all_at_once, then_meanwhile
+from tickets import services as ticket_services
+from tickets.models import Comment, Ticket
 
 from .factories import TicketFactory
 
@@ -67,3 +69,59 @@ def test_a_stale_copy_cannot_overwrite_a_transition(cast):
         workflow.fire(second, name="start", by=cast["supervisor"])
     assert Ticket.objects.get(pk=ticket.pk).status == "cancelled"
     assert Event.objects.for_object(ticket).count() == 1
+
+
+@needs_postgresql
+@pytest.mark.parametrize("how", ["its page", "the bulk action"])
+def test_a_closed_ticket_deleted_in_the_admin_as_a_supervisor_comments_on_it(
+    cast, client_for, monkeypatch, how
+):
+    """The admin's delete collected the ticket's comments before it waited for the ticket,
+    which the comment held: the comment committed, and the delete then failed at its commit
+    on the comment left pointing at nothing (an error page)."""
+    ticket = TicketFactory(team=cast["team"], status="closed")
+    pages = []
+
+    def delete_it():
+        browser = Client()
+        browser.force_login(cast["admin"])
+        if how == "its page":
+            url, data = f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}
+        else:
+            url = "/admin/tickets/ticket/"
+            data = {"action": "delete_selected", "_selected_action": [ticket.pk], "post": "yes"}
+        pages.append(browser.post(url, data))
+
+    deletion = Meanwhile(delete_it)
+    # The deletion then waits for the ticket, which the comment holds.
+    monkeypatch.setattr(ticket_services, "record", then_meanwhile(ticket_services.record, deletion))
+
+    response = client_for(cast["supervisor"]).post(
+        f"/api/v1/tickets/{ticket.pk}/comments/", {"body": "Closing note", "internal": True}
+    )
+    deletion.finish()
+
+    assert (response.status_code, deletion.outcome, pages[0].status_code) == (201, "done", 302)
+    assert not Ticket.objects.filter(pk=ticket.pk).exists()
+    assert not Comment.objects.filter(ticket_id=ticket.pk).exists()
+
+
+@needs_postgresql
+def test_a_comment_on_a_ticket_deleted_meanwhile_is_404(cast, client_for, monkeypatch):
+    """The view found the ticket; it was gone when the service locked it (an error page)."""
+    ticket = TicketFactory(team=cast["team"], status="closed")
+    deletion = Meanwhile(lambda: Ticket.objects.filter(pk=ticket.pk).delete())
+    lock = workflow.lock
+
+    def deleted_then_locked(obj):
+        deletion.finish()
+        return lock(obj)
+
+    monkeypatch.setattr(workflow, "lock", deleted_then_locked)
+
+    response = client_for(cast["supervisor"]).post(
+        f"/api/v1/tickets/{ticket.pk}/comments/", {"body": "Closing note", "internal": True}
+    )
+
+    assert (deletion.outcome, response.status_code) == ("done", 404)
+    assert response.json()["code"] == "not_found"
