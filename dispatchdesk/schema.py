@@ -1,6 +1,7 @@
 """OpenAPI generation: every operation documents the one error shape for the codes it can give."""
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.rest_framework_simplejwt import TokenObtainPairSerializerExtension
 from drf_spectacular.plumbing import get_lib_doc_excludes
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -64,3 +65,11 @@ def classes_whose_docstrings_are_not_api_docs() -> list[type]:
     """Where drf-spectacular stops looking up a class's bases for its description (the docs
     pages show it): DRF's own classes, and our mixins, whose docstrings explain our code."""
     return [*get_lib_doc_excludes(), FastReadMixin]
+
+
+class LoginSerializerExtension(TokenObtainPairSerializerExtension):
+    """The login's fields (email and password in, the two tokens out): spectacular's extension
+    for simplejwt matches simplejwt's own serializer only, not the login's (accounts.tokens), and
+    the login's answer was documented as having no body."""
+
+    target_class = "accounts.tokens.TokenObtainPairSerializer"

@@ -198,6 +198,13 @@ except ValueError as error:
         "postgres://user:password@host:5432/name, or unset it for SQLite."
     ) from None
 database = DATABASES["default"]
+if database["ENGINE"] == "django.db.backends.sqlite3" and database["NAME"] in ("", ":memory:"):
+    # `sqlite://db.sqlite3` (two slashes) or `sqlite://` is an in-memory database to
+    # dj_database_url: migrated, then gone; every request would answer 503.
+    raise ImproperlyConfigured(
+        "DATABASE_URL names no SQLite file; write sqlite:////absolute/path/db.sqlite3 "
+        "(three slashes, then the path), or unset it for db.sqlite3 here."
+    )
 if (
     database["ENGINE"] != "django.db.backends.sqlite3"
     and not database.get("NAME")
@@ -355,10 +362,10 @@ SPECTACULAR_SETTINGS = {
 # Tickets and work orders
 # Hours until new work is due, by priority, when no due date is given.
 DUE_HOURS = {
-    "urgent": env_int("DUE_HOURS_URGENT", 4, minimum=1),
-    "high": env_int("DUE_HOURS_HIGH", 24, minimum=1),
-    "normal": env_int("DUE_HOURS_NORMAL", 72, minimum=1),
-    "low": env_int("DUE_HOURS_LOW", 168, minimum=1),
+    "urgent": env_int("DUE_HOURS_URGENT", 4, minimum=1, maximum=10 * HOURS_A_YEAR),
+    "high": env_int("DUE_HOURS_HIGH", 24, minimum=1, maximum=10 * HOURS_A_YEAR),
+    "normal": env_int("DUE_HOURS_NORMAL", 72, minimum=1, maximum=10 * HOURS_A_YEAR),
+    "low": env_int("DUE_HOURS_LOW", 168, minimum=1, maximum=10 * HOURS_A_YEAR),
 }
 # How long a create's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1, maximum=HOURS_A_YEAR)

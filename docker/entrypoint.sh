@@ -13,6 +13,10 @@ whole_number() {
 }
 whole_number WEB_CONCURRENCY "${WEB_CONCURRENCY:-2}"
 whole_number PORT "${PORT:-8000}"
+if [ "${PORT:-8000}" -gt 65535 ]; then
+    echo "PORT must be at most 65535, got '${PORT}'." >&2
+    exit 1
+fi
 whole_number GUNICORN_TIMEOUT "${GUNICORN_TIMEOUT:-30}"
 
 python manage.py migrate --noinput
@@ -21,7 +25,8 @@ python manage.py migrate --noinput
 # another user ("requester", "agent", ..., with " inactive" for a deactivated one).
 superuser_email_holder() {
     python manage.py shell --verbosity=0 -c "import os; from accounts.models import User
-user = User.objects.filter(email__iexact=os.environ['DJANGO_SUPERUSER_EMAIL']).first()
+email = User.objects.normalize_email(os.environ['DJANGO_SUPERUSER_EMAIL'])  # as it is stored
+user = User.objects.filter(email=email).first()
 if user is None:
     print('none')
 elif user.role == 'admin' and user.is_active:
@@ -45,7 +50,7 @@ check_superuser_password() {
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from accounts.models import User
-admin = User(email=os.environ['DJANGO_SUPERUSER_EMAIL'].strip().lower(), role='admin')
+admin = User(email=User.objects.normalize_email(os.environ['DJANGO_SUPERUSER_EMAIL']), role='admin')
 try:
     validate_password(os.environ['DJANGO_SUPERUSER_PASSWORD'], admin)
 except ValidationError as error:

@@ -23,6 +23,9 @@ def test_schema_validates_without_warnings(tmp_path):
     assert me["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
     login = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]
     assert {"200", "400", "401", "429"} <= set(login)
+    # The tokens a login answers (documented as no body at all, once).
+    answer = login["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][answer]["required"] == ["access", "refresh"]
 
 
 def test_the_schema_describes_no_serializer_with_a_docstring_about_our_code(tmp_path):

@@ -67,6 +67,32 @@ def test_entrypoint_restarts_with_its_admin_and_stops_on_an_admin_it_cannot_crea
     assert "already exists" not in started.stdout
 
 
+@pytest.mark.django_db
+def test_entrypoint_restarts_when_the_admin_email_is_written_in_another_form(tmp_path):
+    """The admin is stored with their email folded (NFKC, lower case); a later start looked the
+    address up as written, found no one, tried to create them again and stopped."""
+    with fresh_database(tmp_path, "entrypoint") as database_url:
+        server = AppServer(database_url, PORT, DJANGO_SUPERUSER_EMAIL="Owner@ｅxample.com")
+        server.start()
+        server.stop()
+        server.start()
+        assert "already exists" in server.stop()
+
+
+def test_entrypoint_stops_at_once_on_a_port_beyond_the_last():
+    """gunicorn stopped with a traceback, after the migrations."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PORT": "70000",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/x",
+    }
+
+    result = run_entrypoint(env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "PORT must be at most 65535, got '70000'."
+
+
 def run_entrypoint(env: dict[str, str]) -> subprocess.CompletedProcess:
     """The entrypoint to its end: it stops, or it serves until the timeout (a failure)."""
     return subprocess.run(

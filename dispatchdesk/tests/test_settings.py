@@ -202,7 +202,13 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
             {"DATABASE_URL": POSTGRESQL_URL, "DJANGO_DB_CONNECT_TIMEOUT": "0"},
             "DJANGO_DB_CONNECT_TIMEOUT must be an integer from 1 to 3600, got '0'.",
         ),
-        ({"DUE_HOURS_URGENT": "0"}, "DUE_HOURS_URGENT must be an integer of at least 1"),
+        ({"DUE_HOURS_URGENT": "0"}, "DUE_HOURS_URGENT must be an integer from 1 to 87600"),
+        # Beyond the dates Python has: every low-priority ticket silently got no due date.
+        ({"DUE_HOURS_LOW": "100000000"}, "DUE_HOURS_LOW must be an integer from 1 to 87600"),
+        # Two slashes, or none after them: a database in memory, migrated and gone (every
+        # request a 503).
+        ({"DATABASE_URL": "sqlite://db.sqlite3"}, "DATABASE_URL names no SQLite file"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL names no SQLite file"),
         # Larger lifetimes passed the start and failed every login or keyed create (a 500).
         ({"JWT_REFRESH_TOKEN_DAYS": "5000000"}, "JWT_REFRESH_TOKEN_DAYS must be an integer from"),
         (
