@@ -153,7 +153,7 @@ class UserImport(bulk.Importer):
 
     def lookup(self, batch: list[dict[str, Any]]) -> None:
         users = where_in(User.objects.all(), "email", [given["email"] for given in batch])
-        found = list(users.values("id", "email", "full_name", "role"))
+        found = list(users.values("id", "email", "full_name", "role", "is_active"))
         teams = memberships(user["id"] for user in found)
         self.found = {
             user["email"]: {**user, "teams": teams.get(user["id"], frozenset())} for user in found
@@ -178,6 +178,9 @@ class UserImport(bulk.Importer):
                 else:
                     team_ids.add(pk)
             if team_ids and after["role"] not in WORKER_ROLES:
+                errors.append(("teams", NOT_A_WORKER))
+            elif current is not None and not current["is_active"] and team_ids - current["teams"]:
+                # As through the API: someone deactivated keeps their teams and joins no other.
                 errors.append(("teams", NOT_A_WORKER))
             after["teams"] = frozenset(team_ids)
         elif after["role"] not in WORKER_ROLES:
@@ -262,7 +265,8 @@ class UserImport(bulk.Importer):
         people = where_in(
             User.objects.select_for_update(no_key=True), "pk", [c.pk for c in updates]
         )
-        now = {user["id"]: user for user in people.order_by("pk").values("id", "full_name", "role")}
+        read = people.order_by("pk").values("id", "full_name", "role", "is_active")
+        now = {user["id"]: user for user in read}
         for pk, team_ids in memberships(now).items():
             now[pk]["teams"] = team_ids
         stale = [
@@ -277,7 +281,7 @@ class UserImport(bulk.Importer):
 def version_of(user: dict[str, Any]) -> tuple:
     """What an import reads of a user and must find unchanged when it writes (users have no time
     stamp of their changes to compare, as tickets have: `bulk.Importer.version_field`)."""
-    return user["full_name"], user["role"], user.get("teams", frozenset())
+    return user["full_name"], user["role"], user["is_active"], user.get("teams", frozenset())
 
 
 def is_demoted_admin(change: bulk.Change) -> bool:

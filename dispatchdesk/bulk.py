@@ -21,6 +21,7 @@ import operator
 import os
 import queue
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -429,15 +430,23 @@ class Email:
         return value
 
 
+NAMES_NOTHING = "It names nothing: an empty cell leaves the field as it is."
+
+
 class Names:
-    """Names separated by `;` in CSV (a list of strings in JSON); empty parts are ignored."""
+    """Names separated by `;` in CSV (a list of strings in JSON); empty parts are ignored, but a
+    cell of separators alone names nothing: a bad cell, not a list that takes everything away
+    (an empty cell is what leaves the field as it is)."""
 
     def __init__(self, max_length: int | None = None):
         self.text = Text(max_length)
 
     def __call__(self, value: str) -> tuple[str, ...]:
         names = [self.text(part.strip()) for part in value.split(";")]
-        return tuple(dict.fromkeys(name for name in names if name))
+        found = tuple(dict.fromkeys(name for name in names if name))
+        if not found:
+            raise Invalid(NAMES_NOTHING)
+        return found
 
 
 # Importers
@@ -865,7 +874,9 @@ def run_import(
                 account(plan)
         else:
             with transaction.atomic():
-                if not dry_run:
+                # Where rows are locked at all: SQLite has no row locks (a write takes the whole
+                # database), and a whole file's lookups there would pass its limit of parameters.
+                if not dry_run and connection.features.has_select_for_update:
                     importer.lock_ahead(rows)
                 for plan in plans:
                     if not (dry_run or report.failed or plan.failed_rows):
@@ -1103,10 +1114,18 @@ class ExportCommand(BaseCommand):
         """Into a new file beside `output`, which replaces it once the export is whole: a
         failure leaves an earlier export there as it was, not a truncated one. As `> output`
         would, a link is followed (the file it points at is replaced) and a file replaced keeps
-        its permissions."""
+        its permissions. A device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO) is written into,
+        as `>` does: replacing it would put a file in its place."""
         try:
+            found = os.stat(output) if os.path.exists(output) else None  # links followed
+            if found is not None and stat.S_ISDIR(found.st_mode):
+                raise CommandError(f"{output}: cannot be written (it is a folder).")
+            if found is not None and not stat.S_ISREG(found.st_mode):
+                with open(output, "w", encoding="utf-8", newline="") as out:
+                    self.export(out.write, fmt)
+                return
             target = Path(output).resolve()
-            mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~current_umask()
+            mode = found.st_mode & 0o7777 if found is not None else 0o666 & ~current_umask()
             with tempfile.NamedTemporaryFile(
                 "w",
                 encoding="utf-8",
@@ -1123,8 +1142,12 @@ class ExportCommand(BaseCommand):
                     out.close()
                     partial.unlink(missing_ok=True)
                     raise
-            partial.chmod(mode)
-            partial.replace(target)
+            try:
+                partial.chmod(mode)
+                partial.replace(target)
+            except OSError:
+                partial.unlink(missing_ok=True)
+                raise
         except OSError as exc:
             raise CommandError(f"{output}: cannot be written ({exc.strerror}).") from None
         except RuntimeError:  # Path.resolve() going round a loop of links

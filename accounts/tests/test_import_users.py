@@ -7,6 +7,7 @@ from accounts.imports import UserImport
 from accounts.models import User
 from accounts.services import LAST_ADMIN, NOT_A_WORKER, user_update
 from dispatchdesk import workflow
+from dispatchdesk.bulk import NAMES_NOTHING
 from dispatchdesk.models import Event, EventType
 from dispatchdesk.tests.concurrency import Meanwhile
 from dispatchdesk.tests.importing import run, write_csv, write_json
@@ -121,6 +122,8 @@ def test_a_user_who_leaves_the_worker_roles_leaves_their_teams(teams, tmp_path):
         ({"role": "agent", "teams": "Support;Nowhere"}, 'teams: No team named "Nowhere".'),
         ({"role": "requester", "teams": "Support"}, f"teams: {NOT_A_WORKER}"),
         ({"teams": "Support"}, f"teams: {NOT_A_WORKER}"),  # a new user is a requester
+        # Separators alone: not a list that takes every team away (an empty cell keeps them).
+        ({"role": "agent", "teams": " ; "}, f"teams: {NAMES_NOTHING}"),
     ],
 )
 def test_each_kind_of_bad_row_is_reported_and_nothing_is_written(teams, tmp_path, cells, message):
@@ -132,6 +135,37 @@ def test_each_kind_of_bad_row_is_reported_and_nothing_is_written(teams, tmp_path
     assert not outcome.ok
     assert outcome.errors == [f"line 3: {message}"]
     assert not User.objects.exists()
+
+
+def test_a_cell_of_separators_leaves_someones_teams_and_work_alone(teams, tmp_path):
+    agent = AgentFactory(email="alex@example.com", teams=[teams["Support"]])
+    ticket = TicketFactory(team=teams["Support"], status="open", assignee=agent)
+    path = users_file(tmp_path, {"email": "alex@example.com", "teams": ";"})
+
+    outcome = run("import_users", path)
+
+    assert outcome.errors == [f"line 2: teams: {NAMES_NOTHING}"]
+    ticket.refresh_from_db()
+    assert (team_names(agent), ticket.assignee_id) == ({"Support"}, agent.pk)
+
+
+def test_someone_deactivated_keeps_their_teams_and_joins_no_other(teams, tmp_path):
+    """As through the API (accounts.services.user_change_problems)."""
+    gone = AgentFactory(email="gone@example.com", teams=[teams["Support"]], is_active=False)
+    joins = users_file(tmp_path, {"email": "gone@example.com", "teams": "Support;Field"})
+    leaves = users_file(tmp_path, {"email": "gone@example.com", "teams": "Support"}, name="b.csv")
+    AgentFactory(email="kept@example.com", teams=[teams["Support"]], is_active=False)
+    kept = users_file(tmp_path, {"email": "kept@example.com", "teams": "Support"}, name="c.csv")
+
+    joined = run("import_users", joins)
+    kept_as_they_were = run("import_users", kept)
+
+    assert joined.errors == [f"line 2: teams: {NOT_A_WORKER}"]
+    assert team_names(gone) == {"Support"}
+    assert kept_as_they_were.ok, kept_as_they_were.errors
+    gone.teams.add(teams["Field"])  # joined before they were deactivated
+    assert run("import_users", leaves).ok  # leaving a team is allowed
+    assert team_names(gone) == {"Support"}
 
 
 def test_the_same_email_twice_is_refused_whatever_its_case(teams, tmp_path):

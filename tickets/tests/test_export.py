@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -254,3 +257,51 @@ def test_a_cell_quoted_by_hand_in_a_spreadsheet_imports_without_its_apostrophe(p
 
     ticket = Ticket.objects.get(external_ref="T-9")
     assert (ticket.title, ticket.description) == ("=SUM(A1:A2)", "'hello")
+
+
+def test_an_export_into_a_pipe_writes_into_it_as_a_shell_redirection_would(people, tmp_path):
+    """The export wrote a new file and put it in the pipe's place (a device such as /dev/null
+    alike): its reader got nothing, and the pipe was gone."""
+    TicketFactory(external_ref="T-1")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text(encoding="utf-8")))
+    reader.start()
+
+    outcome = run("export_tickets", "-o", pipe, "--format", "csv")
+    reader.join(timeout=30)
+
+    assert outcome.ok, outcome.failure
+    assert received[0].startswith("external_ref,")
+    assert "T-1" in received[0]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_an_export_to_a_folder_is_refused_and_leaves_nothing_behind(people, tmp_path):
+    """It wrote the whole export beside the folder, failed to put it in the folder's place and
+    left it there, hidden."""
+    TicketFactory(external_ref="T-1")
+    (tmp_path / "out").mkdir()
+
+    outcome = run("export_tickets", "-o", tmp_path / "out", "--format", "csv")
+
+    assert not outcome.ok
+    assert outcome.failure == f"{tmp_path / 'out'}: cannot be written (it is a folder)."
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_an_export_that_cannot_take_the_files_place_leaves_no_copy_behind(
+    people, tmp_path, monkeypatch
+):
+    TicketFactory(external_ref="T-1")
+
+    def refused(self, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "replace", refused)
+    outcome = run("export_tickets", "-o", tmp_path / "tickets.csv")
+
+    assert outcome.failure == f"{tmp_path / 'tickets.csv'}: cannot be written (Permission denied)."
+    assert list(tmp_path.iterdir()) == []

@@ -777,3 +777,31 @@ def test_a_closed_ticket_imported_as_open_naming_its_deactivated_assignee_is_a_b
     assert "changed by someone else" not in outcome.failure
     assert [line.split(":")[:2] for line in outcome.errors] == [["line 2", " assignee_email"]]
     assert Ticket.objects.get(external_ref="T-1").status == "closed"
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's limit of query parameters")
+@pytest.mark.parametrize("command", ["import_tickets", "import_users"])
+def test_a_file_beyond_sqlites_limit_of_parameters_imports_batch_by_batch(tmp_path, command):
+    """The people an all-or-nothing run locks first were looked up for the whole file at once,
+    one parameter each: past SQLite's limit (32,766 by default; 999 here, to keep it small)
+    the run failed, whatever `--batch-size` said."""
+    import sqlite3
+
+    connection.ensure_connection()
+    connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    RequesterFactory(email="rita@example.com")
+    if command == "import_tickets":
+        columns = ["external_ref", "title", "requester_email", "status"]
+        rows = [
+            {"external_ref": f"T-{i}", "title": "x", "requester_email": "rita@example.com"}
+            | {"status": "open"}
+            for i in range(1_200)
+        ]
+    else:
+        columns = ["email", "full_name"]
+        rows = [{"email": f"person{i}@example.com", "full_name": "P"} for i in range(1_200)]
+
+    outcome = run(command, write_csv(tmp_path / "file.csv", columns, rows), "--batch-size", "400")
+
+    assert outcome.ok, outcome.failure
+    assert "1,200 created" in outcome.out
