@@ -9,7 +9,7 @@ from django.contrib.auth.views import PasswordChangeView
 from django.db import transaction
 from django.urls import reverse_lazy
 
-from dispatchdesk.admin import NoNulInChangeListQuery, RefusalsAsMessages, RefusesStalePages
+from dispatchdesk.admin import ChecksChangeListInput, RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
 
 from .imports import UserImport
@@ -104,7 +104,7 @@ class OwnPasswordChangeView(PasswordChangeView):
 
 
 @admin.register(User)
-class UserAdmin(NoNulInChangeListQuery, RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
+class UserAdmin(ChecksChangeListInput, RefusalsAsMessages, ImportAdminMixin, DjangoUserAdmin):
     """Supervisors may look people up; only admins (superusers) change users and roles."""
 
     importer_class = UserImport
@@ -230,7 +230,7 @@ class TeamForm(RefusesStalePages, forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin):
+class TeamAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
     form = TeamForm
     list_display = ("name", "is_default", "created_at")
     search_fields = ("name",)

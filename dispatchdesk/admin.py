@@ -7,16 +7,20 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 
 import hashlib
 import json
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -29,8 +33,8 @@ from accounts.models import User
 from . import workflow
 from .datetimes import validate_has_a_date
 from .etags import etag_for
-from .exceptions import PreconditionFailed, flatten_errors
-from .models import Event
+from .exceptions import Conflict, PreconditionFailed, flatten_errors
+from .models import Event, IdempotencyKey
 from .pagination import CappedCountPaginator
 from .search import search
 
@@ -156,15 +160,46 @@ def transition_action(name: str, description: str):
     return action
 
 
-class NoNulInChangeListQuery:
-    """A NUL character in a change list's query string (a filter's value) would reach
-    PostgreSQL, whose text cannot hold one: a 500. It gets the admin's answer to a filter it
-    cannot apply instead: the list again, unfiltered (`?e=1`)."""
+class ChecksChangeListInput:
+    """What a change list's query string and its actions' selection may hold, short of a 500.
+
+    A NUL character in a filter's value (PostgreSQL's text cannot hold one) gets the admin's
+    answer to a filter it cannot apply: the list again, unfiltered (`?e=1`). A lookup beyond the
+    plain comparisons the filters use is refused (400): Django takes any lookup on a model's own
+    fields from the query string, and some fail in the database or in Python rather than in the
+    filter (`?title__regex=[`, `?due_at__year=99999`, `?id__range=1`). A selection that names
+    no row by its id (`_selected_action=abc`) is said so, and nothing is done.
+    """
+
+    plain_lookups = frozenset({"exact", "iexact", "isnull", "in", "gt", "gte", "lt", "lte"})
 
     def get_changelist_instance(self, request):
         if any("\x00" in value for _, values in request.GET.lists() for value in values):
             raise IncorrectLookupParameters("A NUL character in the query string.")
         return super().get_changelist_instance(request)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        model, parts = self.model, lookup.split(LOOKUP_SEP)
+        for index, part in enumerate(parts):
+            try:
+                field = model._meta.get_field(part)
+            except FieldDoesNotExist:
+                # Not a field: the last part may be a plain comparison. A first part that is no
+                # field at all is a filter's own parameter (`overdue`), which Django leaves alone.
+                if index and (index < len(parts) - 1 or part not in self.plain_lookups):
+                    return False
+                break
+            if field.related_model is not None:
+                model = field.related_model
+        return super().lookup_allowed(lookup, value, request)
+
+    def response_action(self, request, queryset):
+        chosen = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(value.isascii() and value.isdigit() for value in chosen):
+            refusal = "Select rows by their boxes: nothing was done."
+            self.message_user(request, refusal, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
 
 class RefusalsAsMessages:
@@ -179,6 +214,25 @@ class RefusalsAsMessages:
             self.message_user(request, self.refusal_message(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except REFUSALS as exc:  # the object is kept: back to its page
+            self.message_user(request, self.refusal_message(exc), messages.ERROR)
+            opts = self.model._meta
+            page = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            return HttpResponseRedirect(page)
+
+    def response_action(self, request, queryset):
+        # One transaction: a refused deletion also takes back the log entries Django's action
+        # wrote before it (the other actions keep each object's own outcome: `for_each`).
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except REFUSALS as exc:
+            self.message_user(request, self.refusal_message(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def refusal_message(self, exc: Exception) -> str:
         if isinstance(exc, PreconditionFailed):
             name = self.model._meta.verbose_name
@@ -187,6 +241,27 @@ class RefusalsAsMessages:
                 "It is shown again as it is now; make your changes again."
             )
         return describe_refusal(exc)
+
+
+def claim_page(request) -> None:
+    """Refuse a change page saved a second time (sent twice: a double click, a reload that posts
+    again), which would add its new comments, time entries or checklist items again, or file its
+    new ticket again. Each showing of the page carries a token, recorded with the first save as an
+    idempotency key is (IdempotencyKey, in the save's transaction); a page without one (made by
+    hand) is not checked."""
+    token = request.POST.get("page_token", "")
+    if not token:
+        return
+    try:
+        with transaction.atomic():  # a savepoint: the second save waits for the first's commit
+            IdempotencyKey.objects.create(
+                user=request.user, key=f"admin page {token}"[:255], path=request.path[:255]
+            )
+    except IntegrityError:
+        raise Conflict(
+            "This page was saved already (sent twice?): nothing more was written. "
+            "It is shown again as it is now."
+        ) from None
 
 
 class RefusesStalePages(forms.Form):
@@ -224,7 +299,7 @@ class RefusesStalePages(forms.Form):
         return cleaned
 
 
-class WorkItemAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin):
+class WorkItemAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
     """What the ticket and work-order admins share.
 
     The change lists stay fast at a million rows: the count is exact up to 1,000 and estimated
@@ -373,6 +448,10 @@ class WorkItemAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin
         """{inline model: callable(request, parent, form) -> the saved row}, via a service."""
         return {}
 
+    def save_related(self, request, form, formsets, change):
+        claim_page(request)
+        super().save_related(request, form, formsets, change)
+
     # The transition buttons and the assign form on the change page
 
     def get_urls(self):
@@ -441,6 +520,8 @@ class WorkItemAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin
         return HttpResponseRedirect(self.change_url(obj))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Names this showing of the page; a form shown again with errors keeps it.
+        context["page_token"] = request.POST.get("page_token") or secrets.token_urlsafe(18)
         if obj is not None and obj.pk:
             # The version this page shows; a form shown again with errors keeps the first one.
             context["loaded_etag"] = self.loaded_etag(request) or etag_for(obj)
@@ -472,6 +553,12 @@ class WorkItemAdmin(NoNulInChangeListQuery, RefusalsAsMessages, admin.ModelAdmin
             meta = self.model._meta
             kind = meta.verbose_name if succeeded == 1 else meta.verbose_name_plural
             self.message_user(request, f"{done}: {succeeded} {kind}.", messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_worker:  # an admin holds no work: every row would fail
+            actions.pop("assign_to_me", None)
+        return actions
 
     @admin.action(description="Assign to me")
     def assign_to_me(self, request, queryset):

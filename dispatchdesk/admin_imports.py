@@ -17,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -121,6 +122,17 @@ class ImportAdminMixin:
         except bulk.ChangedMeanwhile as exc:
             kept = "the batches before were kept" if skip_invalid else "nothing was written"
             self.message_user(request, f"{exc}; {kept}. Check the file again.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        except IntegrityError:
+            # A row written meanwhile with the same key (the same file confirmed twice at once,
+            # from two clicks that both found it waiting), as the import command says it.
+            kept = "the batches before were kept" if skip_invalid else "nothing was written"
+            self.message_user(
+                request,
+                f"The database refused a batch ({kept}): did something write the same rows "
+                "meanwhile? Check the file again.",
+                messages.ERROR,
+            )
             return HttpResponseRedirect(request.path)
         if not report.failed:
             self.message_user(request, report.summary(), messages.SUCCESS)

@@ -3,7 +3,6 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import User
-from dispatchdesk import workflow
 from dispatchdesk.admin import EventInline, WorkItemAdmin, transition_action
 from dispatchdesk.admin_imports import ImportAdminMixin
 from workorders.models import WorkOrder
@@ -11,7 +10,7 @@ from workorders.models import WorkOrder
 from .imports import TicketImport
 from .models import Comment, Ticket
 from .serializers import TicketTransitionSerializer
-from .services import WORKER_EDITABLE, comment_add, ticket_create, ticket_update
+from .services import WORKER_EDITABLE, comment_add, ticket_create, ticket_delete, ticket_update
 
 
 class CommentInline(admin.TabularInline):
@@ -54,17 +53,19 @@ class WorkOrderInline(admin.TabularInline):
 class TicketAdmin(ImportAdminMixin, WorkItemAdmin):
     importer_class = TicketImport
 
-    # A deletion locks its tickets first, as every change to a ticket does. Otherwise it read
-    # their comments before it waited for a comment being added, which then committed and made
-    # the deletion fail at its own commit, on a comment left pointing at nothing.
+    # A deletion locks its tickets first, as every change to a ticket does (ticket_delete).
+    # Otherwise it read their comments before it waited for a comment being added, which then
+    # committed and made the deletion fail at its own commit, on a comment left pointing at
+    # nothing; and a ticket reopened meanwhile was deleted.
 
     def delete_model(self, request, obj):
-        super().delete_model(request, workflow.lock(obj))  # the delete view's transaction
+        ticket_delete(obj)
 
     def delete_queryset(self, request, queryset):
-        with transaction.atomic():  # the bulk action has no transaction of its own
-            list(queryset.select_for_update(of=("self",)).order_by("pk"))
-            super().delete_queryset(request, queryset)
+        with transaction.atomic():
+            chosen = list(queryset.select_for_update(of=("self",)).order_by("pk"))
+            for ticket in chosen:
+                ticket_delete(ticket)
 
     transition_serializer = TicketTransitionSerializer
     team_when_empty = "Empty: the default team."

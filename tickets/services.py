@@ -80,3 +80,17 @@ def comment_add(*, ticket: Ticket, by: User, body: str, internal: bool = False) 
         public=not internal,
     )
     return comment
+
+
+@transaction.atomic
+def ticket_delete(ticket: Ticket) -> None:
+    """Delete a finished ticket that no work order names (admins clean up data in the Django
+    admin; the API never deletes). Checked on the locked row: a ticket reopened, or given a work
+    order, since the page offered to delete it is kept. Its history stays."""
+    ticket = workflow.lock(ticket)
+    if not ticket.is_terminal:
+        status = ticket.get_status_display().lower()
+        raise Conflict(f"This ticket is {status}: only a cancelled or closed one is deleted.")
+    if ticket.work_orders.exists():
+        raise Conflict("A ticket with work orders is kept with them: delete those first.")
+    ticket.delete()

@@ -15,7 +15,7 @@ from accounts.models import Team, User
 from accounts.services import team_update, user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from dispatchdesk import workflow
-from dispatchdesk.tests.concurrency import Meanwhile
+from dispatchdesk.tests.concurrency import Meanwhile, in_this_thread_first
 from dispatchdesk.tests.test_admin_backoffice import form_data
 from tickets.models import Ticket
 from tickets.tests.factories import TicketFactory
@@ -27,21 +27,6 @@ pytestmark = [
         reason="SQLite serializes whole-database writes: the changes cannot overlap",
     ),
 ]
-
-
-def in_this_thread_first(action, main=None):
-    """A wrapper of `action` that runs `meanwhile.finish()` first, in the test's own thread."""
-    main = main or threading.current_thread()
-
-    def wrap(meanwhile):
-        def run(*args, **kwargs):
-            if threading.current_thread() is main:
-                meanwhile.finish()
-            return action(*args, **kwargs)
-
-        return run
-
-    return wrap
 
 
 def test_someone_who_joins_as_the_team_is_changed_gives_their_work_back(

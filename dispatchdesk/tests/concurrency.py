@@ -82,3 +82,18 @@ def then_meanwhile(action, meanwhile: Meanwhile):
         return result
 
     return run
+
+
+def in_this_thread_first(action, main=None):
+    """A wrapper of `action` that runs `meanwhile.finish()` first, in the test's own thread."""
+    main = main or threading.current_thread()
+
+    def wrap(meanwhile):
+        def run(*args, **kwargs):
+            if threading.current_thread() is main:
+                meanwhile.finish()
+            return action(*args, **kwargs)
+
+        return run
+
+    return wrap

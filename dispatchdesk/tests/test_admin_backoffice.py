@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -987,6 +987,49 @@ def test_a_ticket_whose_requester_left_is_still_edited(as_supervisor, supervisor
     assert response.status_code == 302, response.context and response.context["errors"]
     open_ticket.refresh_from_db()
     assert open_ticket.title == "Still being worked"
+
+
+@pytest.mark.parametrize("page", ["ticket with a comment", "work order with time", "new ticket"])
+def test_a_page_sent_twice_saves_once(as_supervisor, open_ticket, work_order, team, page):
+    """A double click, or a reload that posts again: the new rows were added twice (two
+    comments, twice the time, two tickets), each time "changed successfully"."""
+    if page == "ticket with a comment":
+        url, form = change_url(open_ticket), "ticket_form"
+        added = {"comments-0-body": "On my way"}
+        count = Comment.objects.filter(ticket=open_ticket).count
+    elif page == "work order with time":
+        url, form = change_url(work_order), "workorder_form"
+        added = {"time_entries-0-minutes": "45"}
+        count = TimeEntry.objects.filter(work_order=work_order).count
+    else:
+        url, form = f"{TICKETS}add/", "ticket_form"
+        added = {"title": "Lift stuck", "team": str(team.pk)}
+        added["requester"] = str(RequesterFactory().pk)
+        count = Ticket.objects.filter(title="Lift stuck").count
+    data = form_data(as_supervisor.get(url), form) | added
+
+    first, second = as_supervisor.post(url, data), as_supervisor.post(url, data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert count() == 1
+    assert errors_of(second) == [
+        "This page was saved already (sent twice?): nothing more was written. "
+        "It is shown again as it is now."
+    ]
+
+
+def test_a_page_shown_again_with_errors_saves_once_corrected(as_supervisor, work_order):
+    """It keeps its token: the corrected page is its first save, not a second one."""
+    data = form_data(as_supervisor.get(change_url(work_order)), "workorder_form")
+
+    wrong = data | {"time_entries-0-minutes": "-5"}
+    shown_again = as_supervisor.post(change_url(work_order), wrong)
+    corrected = form_data(shown_again, "workorder_form") | {"time_entries-0-minutes": "45"}
+    saved = as_supervisor.post(change_url(work_order), corrected)
+
+    assert (shown_again.status_code, saved.status_code) == (200, 302)
+    assert corrected["page_token"] == data["page_token"]
+    assert TimeEntry.objects.filter(work_order=work_order).count() == 1
 
 
 def test_adding_an_internal_comment_inline(as_supervisor, supervisor, open_ticket):
@@ -2326,3 +2369,62 @@ def test_a_supervisor_viewing_a_user_sees_no_version_stamp(as_supervisor, agent)
 
     assert "shown_version" not in page
     assert "Shown version" not in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{TICKETS}?title__regex=%5B",
+        f"{TICKETS}?due_at__year=99999",
+        f"{TICKETS}?id__range=1",
+        "/admin/accounts/user/?email__regex=%5B",
+        "/admin/accounts/team/?id__range=1",
+    ],
+)
+def test_a_lookup_beyond_plain_comparisons_is_refused(as_admin, open_ticket, url):
+    """Django lets any lookup on a model's own fields through the query string; these failed
+    in the database or in Python (an error page)."""
+    response = as_admin.get(url)
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status__exact=open",
+        "status=open",
+        "team__id__exact=1",
+        "assignee__isnull=True",
+        "created_at__gte=2026-01-01+00%3A00%3A00%2B00%3A00&created_at__lt=2027-01-01+00%3A00%3A00%2B00%3A00",
+        "overdue=yes",
+        "id__in=1,2",
+    ],
+)
+def test_the_filters_lookups_and_plain_comparisons_still_filter(as_admin, open_ticket, query):
+    assert as_admin.get(f"{TICKETS}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("selected", ["abc", "", "²"])
+def test_an_action_on_a_selection_that_names_no_row_does_nothing(
+    as_supervisor, open_ticket, agent, selected
+):
+    response = as_supervisor.post(
+        TICKETS, {"action": "assign_to_me", "_selected_action": [str(open_ticket.pk), selected]}
+    )
+
+    assert response.status_code == 302
+    assert errors_of(response) == ["Select rows by their boxes: nothing was done."]
+    open_ticket.refresh_from_db()
+    assert open_ticket.assignee_id == agent.pk  # the supervisor's own "assign to me" not done
+
+
+def test_assign_to_me_is_offered_to_those_who_may_hold_work(admin_user, supervisor):
+    """An admin holds no work: every row the action was tried on failed."""
+    offered = {}
+    for user in (admin_user, supervisor):
+        browser = Client()
+        browser.force_login(user)
+        offered[user.role] = 'value="assign_to_me"' in browser.get(TICKETS).content.decode()
+
+    assert offered == {"admin": False, "supervisor": True}

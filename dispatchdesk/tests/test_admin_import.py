@@ -307,3 +307,31 @@ def test_a_confirmation_imports_the_file_its_page_checked_or_nothing(world, as_u
     assert sorted(Ticket.objects.values_list("external_ref", flat=True)) == [
         f"B-{n}" for n in range(5)
     ]
+
+
+def test_a_row_written_meanwhile_with_the_same_key_is_a_message_not_an_error_page(
+    world, as_user, monkeypatch
+):
+    """Another write of the same `external_ref` between the check and the confirmation (the
+    same file confirmed twice at once, from two clicks that both found it waiting): the database
+    refused the batch, and the page was an error page."""
+    from tickets.imports import TicketImport
+
+    client = as_user(world["supervisor"])
+    upload(client, TICKET_IMPORT, csv_file([ticket_row("T-1")]))
+    write = TicketImport.write
+
+    def someone_files_it_first(self, plan):
+        TicketFactory(external_ref="T-1", team=world["support"])
+        return write(self, plan)
+
+    monkeypatch.setattr(TicketImport, "write", someone_files_it_first)
+
+    done = confirm(client, TICKET_IMPORT)
+
+    assert done.status_code == 302
+    assert said(done) == [
+        "The database refused a batch (nothing was written): did something write the same rows "
+        "meanwhile? Check the file again."
+    ]
+    assert not Ticket.objects.exists()  # the import's transaction, that row included

@@ -7,7 +7,12 @@ from django.test import Client
 from dispatchdesk import workflow
 from dispatchdesk.exceptions import Conflict
 from dispatchdesk.models import Event
-from dispatchdesk.tests.concurrency import Meanwhile, send_all_at_once, then_meanwhile
+from dispatchdesk.tests.concurrency import (
+    Meanwhile,
+    in_this_thread_first,
+    send_all_at_once,
+    then_meanwhile,
+)
 from tickets import services as ticket_services
 from tickets.models import Comment, Ticket
 
@@ -71,6 +76,18 @@ def test_a_stale_copy_cannot_overwrite_a_transition(cast):
     assert Event.objects.for_object(ticket).count() == 1
 
 
+def delete_in_the_admin(ticket, admin, how: str, **options):
+    """An admin confirms the deletion of `ticket` on its page, or with the bulk action."""
+    browser = Client()
+    browser.force_login(admin)
+    if how == "its page":
+        url, data = f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}
+    else:
+        url = "/admin/tickets/ticket/"
+        data = {"action": "delete_selected", "_selected_action": [ticket.pk], "post": "yes"}
+    return browser.post(url, data, **options)
+
+
 @needs_postgresql
 @pytest.mark.parametrize("how", ["its page", "the bulk action"])
 def test_a_closed_ticket_deleted_in_the_admin_as_a_supervisor_comments_on_it(
@@ -83,14 +100,7 @@ def test_a_closed_ticket_deleted_in_the_admin_as_a_supervisor_comments_on_it(
     pages = []
 
     def delete_it():
-        browser = Client()
-        browser.force_login(cast["admin"])
-        if how == "its page":
-            url, data = f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}
-        else:
-            url = "/admin/tickets/ticket/"
-            data = {"action": "delete_selected", "_selected_action": [ticket.pk], "post": "yes"}
-        pages.append(browser.post(url, data))
+        pages.append(delete_in_the_admin(ticket, cast["admin"], how))
 
     deletion = Meanwhile(delete_it)
     # The deletion then waits for the ticket, which the comment holds.
@@ -125,3 +135,39 @@ def test_a_comment_on_a_ticket_deleted_meanwhile_is_404(cast, client_for, monkey
 
     assert (deletion.outcome, response.status_code) == ("done", 404)
     assert response.json()["code"] == "not_found"
+
+
+@needs_postgresql
+@pytest.mark.parametrize("how", ["its page", "the bulk action"])
+@pytest.mark.parametrize("meanwhile", ["reopened", "reopened and given a work order"])
+def test_a_ticket_reopened_as_the_admin_deletes_it_is_kept(cast, monkeypatch, how, meanwhile):
+    """The admin checked that the ticket was finished when it showed the page, and deleted it
+    as it was then: a ticket reopened meanwhile was deleted, and one given a work order too was
+    an error page (its protected work order)."""
+    from tickets.admin import TicketAdmin
+    from workorders.services import work_order_create
+
+    ticket = TicketFactory(team=cast["team"], status="closed", assignee=cast["assignee"])
+
+    def reopen():
+        reopened = workflow.fire(
+            Ticket.objects.get(pk=ticket.pk),
+            name="reopen",
+            by=cast["supervisor"],
+            inputs={"note": "Not done"},
+        )
+        if "work order" in meanwhile:
+            work_order_create(by=cast["supervisor"], title="Fix it", ticket=reopened)
+
+    method = "delete_model" if how == "its page" else "delete_queryset"
+    monkeypatch.setattr(
+        TicketAdmin, method, in_this_thread_first(getattr(TicketAdmin, method))(Meanwhile(reopen))
+    )
+
+    response = delete_in_the_admin(ticket, cast["admin"], how, follow=True)
+
+    assert response.status_code == 200
+    assert Ticket.objects.get(pk=ticket.pk).status == "open"
+    assert "This ticket is open: only a cancelled or closed one is deleted." in [
+        str(message) for message in response.context["messages"]
+    ]
