@@ -12,6 +12,7 @@ workorders/imports.py.
 """
 
 import argparse
+import codecs
 import contextlib
 import csv
 import gc
@@ -131,9 +132,12 @@ def decode(source: bytes, name: str) -> str:
     try:
         text = source.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = source.count(b"\n", 0, exc.start) + 1
+        # The codec counts its position after the BOM it skips; lines end as an editor ends
+        # them (CRLF, CR or LF).
+        at = exc.start + (len(codecs.BOM_UTF8) if source.startswith(codecs.BOM_UTF8) else 0)
+        line = len(LINE_BREAK.findall(source[:at].decode("latin-1"))) + 1  # a byte a character
         raise FileProblem(
-            f"{name}: not UTF-8 text (line {line} has the byte 0x{source[exc.start]:02x}); "
+            f"{name}: not UTF-8 text (line {line} has the byte 0x{source[at]:02x}); "
             "save it as UTF-8."
         ) from None
     if not text.strip():
@@ -1109,6 +1113,12 @@ class ExportCommand(BaseCommand):
                 f"{self.unkeyed:,} of them have no {self.key}: an import refuses those rows "
                 "until they are given one."
             )
+        for note in self.notes():
+            self.stderr.write(note)
+
+    def notes(self) -> list[str]:
+        """More that the export could not carry over, counted by `rows()`, one line each."""
+        return []
 
     def export_to_file(self, output: str, fmt: str) -> None:
         """Into a new file beside `output`, which replaces it once the export is whole: a

@@ -163,8 +163,9 @@ class WorkOrderImport(WorkItemImport):
         return events
 
 
-def work_order_export_rows() -> Iterator[dict[str, Any]]:
-    """Every work order as an import row, oldest first."""
+def work_order_export_rows() -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every work order as an import row, oldest first, with whether it belongs to a ticket
+    (whose `external_ref`, the row's `ticket_ref`, may be empty)."""
     sources = {
         "external_ref": "external_ref",
         "ticket_ref": "ticket__external_ref",
@@ -180,10 +181,10 @@ def work_order_export_rows() -> Iterator[dict[str, Any]]:
         "location": "location",
         "estimated_minutes": "estimated_minutes",
     }
-    work_orders = WorkOrder.objects.order_by("id").values_list(*sources.values())
-    for values in work_orders.iterator(chunk_size=2000):
+    work_orders = WorkOrder.objects.order_by("id").values_list(*sources.values(), "ticket_id")
+    for *values, ticket_id in work_orders.iterator(chunk_size=2000):
         row = dict(zip(sources, values, strict=True))
         for column in ("scheduled_start", "scheduled_end"):
             row[column] = bulk.iso(row[column])
         row["due_at"] = bulk.due_date(row["due_at"])
-        yield row
+        yield row, ticket_id is not None

@@ -46,6 +46,17 @@ def failure(tmp_path, name: str, content: bytes | None, *args) -> str:
             f"{HEADER}\nT-1,Caf\xe9\n".encode("latin-1"),
             "latin1.csv: not UTF-8 text (line 2 has the byte 0xe9); save it as UTF-8.",
         ),
+        # After a BOM, the byte was named 3 bytes early; lines ending in CR alone were all one.
+        (
+            "bom.csv",
+            f"\ufeff{HEADER}\nT-1,ok\n".encode() + b"T-2,Caf\xe9\n",
+            "bom.csv: not UTF-8 text (line 3 has the byte 0xe9); save it as UTF-8.",
+        ),
+        (
+            "old-mac.csv",
+            f"{HEADER}\rT-1,ok\rT-2,Caf\xe9\r".encode("latin-1"),
+            "old-mac.csv: not UTF-8 text (line 3 has the byte 0xe9); save it as UTF-8.",
+        ),
         (
             "users.csv",
             b"email,full_name,role,teams\nkim@example.com,Kim,agent,\n",

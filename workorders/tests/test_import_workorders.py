@@ -208,3 +208,23 @@ def test_export_then_import_round_trips_every_field(world, tmp_path):
         strip = [{k: v for k, v in row.items() if k not in moving} for row in (*before, *after)]
         assert strip[:3] == strip[3:]
         assert after[2]["estimated_minutes"] == 0
+
+
+def test_an_export_says_how_many_work_orders_lose_their_ticket(tmp_path):
+    """A work order of a ticket made through the API (no external_ref) exported with an empty
+    ticket_ref, without a word: imported elsewhere, it arrived as a work order of no ticket."""
+    from workorders.tests.factories import WorkOrderFactory
+
+    team = TeamFactory()
+    WorkOrderFactory(team=team, external_ref="WO-1", ticket=TicketFactory(team=team))
+    keyed = TicketFactory(team=team, external_ref="T-2")
+    WorkOrderFactory(team=team, external_ref="WO-2", ticket=keyed)
+    WorkOrderFactory(team=team, external_ref="WO-3", ticket=None)
+
+    outcome = run("export_workorders", "-o", tmp_path / "work-orders.csv")
+
+    assert outcome.ok
+    assert outcome.errors[1:] == [
+        "1 of them belong to a ticket without an external_ref: an import would bring them in as "
+        "work orders of no ticket."
+    ]

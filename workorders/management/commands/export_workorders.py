@@ -8,4 +8,15 @@ class Command(ExportCommand):
     columns = WORK_ORDER_COLUMNS
 
     def rows(self):
-        return work_order_export_rows()
+        self.links_lost = 0
+        for row, linked in work_order_export_rows():
+            self.links_lost += linked and not row["ticket_ref"]
+            yield row
+
+    def notes(self) -> list[str]:
+        if not self.links_lost:
+            return []
+        return [
+            f"{self.links_lost:,} of them belong to a ticket without an external_ref: an import "
+            "would bring them in as work orders of no ticket."
+        ]
