@@ -31,6 +31,20 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_origins(name: str) -> list[str]:
+    """Origins such as `https://desk.example.com`. Django's checks would name the setting, not
+    the variable, and only where they run (`migrate`, not gunicorn, which ignores them)."""
+    origins = env_list(name)
+    for origin in origins:
+        scheme, _, host = origin.partition("://")
+        if scheme not in ("http", "https") or not host or "/" in host:
+            raise ImproperlyConfigured(
+                f"{name} takes origins such as https://desk.example.com (a scheme, a host and "
+                f"an optional port, no path), got {origin!r}."
+            )
+    return origins
+
+
 def env_int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     """An integer setting; `maximum` where a larger one would fail later, at a request (a
     lifetime beyond the dates Python has), rather than at the start."""
@@ -121,7 +135,7 @@ elif not DEBUG and (
     )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -198,6 +212,12 @@ except ValueError as error:
         "postgres://user:password@host:5432/name, or unset it for SQLite."
     ) from None
 database = DATABASES["default"]
+if database["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    # Another database Django knows (mysql://...) failed later, on a driver not installed.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name PostgreSQL (postgres://user:password@host:5432/name) or SQLite "
+        "(sqlite:////path/db.sqlite3)."
+    )
 if database["ENGINE"] == "django.db.backends.sqlite3" and database["NAME"] in ("", ":memory:"):
     # `sqlite://db.sqlite3` (two slashes) or `sqlite://` is an in-memory database to
     # dj_database_url: migrated, then gone; every request would answer 503.
@@ -390,7 +410,7 @@ if HTTPS:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 
 # Cross-origin requests: none unless origins are configured.
-CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_origins("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to standard error, where containers and gunicorn collect it.

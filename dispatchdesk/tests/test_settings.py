@@ -209,6 +209,17 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
         # request a 503).
         ({"DATABASE_URL": "sqlite://db.sqlite3"}, "DATABASE_URL names no SQLite file"),
         ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL names no SQLite file"),
+        # A driver not installed: an error that named no variable.
+        ({"DATABASE_URL": "mysql://app@db/desk"}, "DATABASE_URL must name PostgreSQL"),
+        # Caught by Django's checks only where they run (not gunicorn), naming the setting.
+        (
+            {"DJANGO_CSRF_TRUSTED_ORIGINS": "desk.example.com"},
+            "DJANGO_CSRF_TRUSTED_ORIGINS takes origins such as https://desk.example.com",
+        ),
+        (
+            {"DJANGO_CORS_ALLOWED_ORIGINS": "https://app.example.com/path"},
+            "DJANGO_CORS_ALLOWED_ORIGINS takes origins such as https://desk.example.com",
+        ),
         # Larger lifetimes passed the start and failed every login or keyed create (a 500).
         ({"JWT_REFRESH_TOKEN_DAYS": "5000000"}, "JWT_REFRESH_TOKEN_DAYS must be an integer from"),
         (
