@@ -36,12 +36,21 @@ class LoginEmailField(forms.EmailField):
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
-    """Email, name, role and a password, or none yet (the admin's "usable password" switch)."""
+    """Email, name, role, teams and a password, or none yet (the admin's "usable password"
+    switch), as the API creates users."""
+
+    actor: User  # who is adding the user: set per request by UserAdmin.get_form
 
     class Meta:
         model = User
-        fields = ("email", "full_name", "role")
+        fields = ("email", "full_name", "role", "teams")
         field_classes = {"email": LoginEmailField}
+
+    def clean(self):
+        cleaned = super().clean()
+        changes = {name: cleaned[name] for name in ("role", "teams") if cleaned.get(name)}
+        add_problems(self, user_change_problems(by=self.actor, user=None, changes=changes))
+        return cleaned
 
 
 class UserChangeForm(RefusesStalePages, auth_forms.UserChangeForm):
@@ -62,11 +71,15 @@ class UserChangeForm(RefusesStalePages, auth_forms.UserChangeForm):
         # so that a role given up leaves its teams behind, as through the API.
         if "teams" in cleaned and set(cleaned["teams"]) != set(self.instance.teams.all()):
             changes["teams"] = cleaned["teams"]
-        problems = user_change_problems(by=self.actor, user=self.instance, changes=changes)
-        for field, messages in problems.items():
-            for message in messages:
-                self.add_error(field, message)
+        add_problems(self, user_change_problems(by=self.actor, user=self.instance, changes=changes))
         return cleaned
+
+
+def add_problems(form, problems: dict[str, list[str]]) -> None:
+    """The API's refusals (accounts.services.user_change_problems) as the form's errors."""
+    for field, messages in problems.items():
+        for message in messages:
+            form.add_error(field, message)
 
 
 # What a user may do follows from their role alone: groups would grant nothing.
@@ -134,6 +147,7 @@ class UserAdmin(ChecksChangeListInput, RefusalsAsMessages, ImportAdminMixin, Dja
                     "email",
                     "full_name",
                     "role",
+                    "teams",
                     "usable_password",
                     "password1",
                     "password2",

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.choices import Role
 from accounts.models import Team, User
-from accounts.services import LAST_ADMIN, team_update, user_update
+from accounts.services import LAST_ADMIN, NOT_A_WORKER, team_update, user_update
 from accounts.tests.factories import (
     AdminFactory,
     AgentFactory,
@@ -2428,3 +2428,27 @@ def test_assign_to_me_is_offered_to_those_who_may_hold_work(admin_user, supervis
         offered[user.role] = 'value="assign_to_me"' in browser.get(TICKETS).content.decode()
 
     assert offered == {"admin": False, "supervisor": True}
+
+
+def test_an_admin_adds_an_agent_with_their_teams_in_one_save(as_admin, team, other_team):
+    """The add page had no teams: a new agent took a second save to join one."""
+    data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
+    data.update(email="kim@example.com", role=Role.AGENT, usable_password="false")
+    data["teams"] = [str(team.pk), str(other_team.pk)]
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert set(User.objects.get(email="kim@example.com").teams.all()) == {team, other_team}
+
+
+def test_a_requester_added_with_teams_is_refused_on_the_teams(as_admin, team):
+    data = form_data(as_admin.get("/admin/accounts/user/add/"), "user_form")
+    data.update(email="rita@example.com", role=Role.REQUESTER, usable_password="false")
+    data["teams"] = [str(team.pk)]
+
+    response = as_admin.post("/admin/accounts/user/add/", data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["teams"] == [NOT_A_WORKER]
+    assert not User.objects.filter(email="rita@example.com").exists()
