@@ -5,6 +5,7 @@ go through dispatchdesk.workflow and the apps' services, so the admin applies th
 (roles, guards, row locks) and writes the same history as the API. Refusals become messages.
 """
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -185,8 +186,11 @@ class ChecksChangeListInput:
                 field = model._meta.get_field(part)
             except FieldDoesNotExist:
                 # Not a field: the last part may be a plain comparison. A first part that is no
-                # field at all is a filter's own parameter (`overdue`), which Django leaves alone.
-                if index and (index < len(parts) - 1 or part not in self.plain_lookups):
+                # field at all is a filter's own parameter (`overdue`), alone, or an annotation
+                # of the list (`actual_minutes`), compared as it is.
+                if index == 0:
+                    return len(parts) == 1 and super().lookup_allowed(lookup, value, request)
+                if index < len(parts) - 1 or part not in self.plain_lookups:
                     return False
                 break
             if field.related_model is not None:
@@ -224,10 +228,14 @@ class RefusalsAsMessages:
             return HttpResponseRedirect(page)
 
     def response_action(self, request, queryset):
-        # One transaction: a refused deletion also takes back the log entries Django's action
-        # wrote before it (the other actions keep each object's own outcome: `for_each`).
+        # Django's deletion in one transaction, so that a refused one also takes back the log
+        # entries it wrote before it. Not the other actions: each object is changed in a
+        # transaction of its own (`for_each`), as one request would change it. One transaction
+        # would hold a ticket locked by its first work order while waiting for the next one,
+        # against the order every other path locks them in (work orders, then tickets).
+        deleting = request.POST.get("action") == "delete_selected"
         try:
-            with transaction.atomic():
+            with transaction.atomic() if deleting else contextlib.nullcontext():
                 return super().response_action(request, queryset)
         except REFUSALS as exc:
             self.message_user(request, self.refusal_message(exc), messages.ERROR)
@@ -547,6 +555,8 @@ class WorkItemAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin)
                 change(obj)
             except REFUSALS as exc:
                 self.message_user(request, f"{obj}: {describe_refusal(exc)}", messages.ERROR)
+            except Http404:  # deleted by someone else since the list was read
+                self.message_user(request, f"{obj}: deleted meanwhile.", messages.ERROR)
             else:
                 succeeded += 1
         if succeeded:

@@ -13,7 +13,8 @@ whole_number() {
 }
 whole_number WEB_CONCURRENCY "${WEB_CONCURRENCY:-2}"
 whole_number PORT "${PORT:-8000}"
-if [ "${PORT:-8000}" -gt 65535 ]; then
+# Its length first: `[ -gt ]` takes a number too long for the shell as no number at all.
+if [ "${#PORT}" -gt 5 ] || [ "${PORT:-8000}" -gt 65535 ]; then
     echo "PORT must be at most 65535, got '${PORT}'." >&2
     exit 1
 fi

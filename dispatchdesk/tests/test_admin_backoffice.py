@@ -30,6 +30,7 @@ from accounts.tests.factories import (
     SupervisorFactory,
     TeamFactory,
 )
+from dispatchdesk import workflow
 from dispatchdesk.admin import HISTORY_ANCHOR
 from dispatchdesk.etags import etag_for
 from dispatchdesk.models import Event, EventType
@@ -2379,9 +2380,12 @@ def test_a_supervisor_viewing_a_user_sees_no_version_stamp(as_supervisor, agent)
         f"{TICKETS}?id__range=1",
         "/admin/accounts/user/?email__regex=%5B",
         "/admin/accounts/team/?id__range=1",
+        # An annotation of the list (the time logged), not a field of the model.
+        "/admin/workorders/workorder/?actual_minutes__regex=%5B",
+        "/admin/workorders/workorder/?actual_minutes__range=1",
     ],
 )
-def test_a_lookup_beyond_plain_comparisons_is_refused(as_admin, open_ticket, url):
+def test_a_lookup_beyond_plain_comparisons_is_refused(as_admin, open_ticket, work_order, url):
     """Django lets any lookup on a model's own fields through the query string; these failed
     in the database or in Python (an error page)."""
     response = as_admin.get(url)
@@ -2452,3 +2456,26 @@ def test_a_requester_added_with_teams_is_refused_on_the_teams(as_admin, team):
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["teams"] == [NOT_A_WORKER]
     assert not User.objects.filter(email="rita@example.com").exists()
+
+
+def test_a_row_deleted_meanwhile_in_a_bulk_action_is_reported_and_the_others_go_through(
+    as_supervisor, team, monkeypatch
+):
+    """The service found the row gone (a 404): the whole action was a 404 page."""
+    kept, gone = (TicketFactory(team=team, status=TicketStatus.RESOLVED) for _ in range(2))
+    fire = workflow.fire
+
+    def deleted_meanwhile(obj, **kwargs):
+        if obj.pk == gone.pk:
+            Ticket.objects.filter(pk=gone.pk).delete()
+        return fire(obj, **kwargs)
+
+    monkeypatch.setattr(workflow, "fire", deleted_meanwhile)
+
+    response = as_supervisor.post(
+        TICKETS, {"action": "fire_close", "_selected_action": [kept.pk, gone.pk]}
+    )
+
+    assert response.status_code == 302
+    assert errors_of(response) == [f"{gone}: deleted meanwhile."]
+    assert Ticket.objects.get(pk=kept.pk).status == TicketStatus.CLOSED

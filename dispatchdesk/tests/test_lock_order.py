@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import services as account_services
 from accounts.models import User
 from accounts.services import user_update
-from accounts.tests.factories import AdminFactory, AgentFactory, TeamFactory
+from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from dispatchdesk.tests.concurrency import Meanwhile, then_meanwhile
 from dispatchdesk.tests.test_admin_backoffice import form_data
 from tickets import services as ticket_services
@@ -173,3 +173,35 @@ def test_the_same_change_on_the_admin_page(client_for, monkeypatch):
         "requester",
         None,
     )
+
+
+def test_a_bulk_start_of_two_work_orders_of_one_ticket_while_time_is_logged_on_the_second(
+    monkeypatch,
+):
+    """A bulk action in one transaction held the ticket, locked with the first work order,
+    while it waited for the second, which time being logged on it held before its ticket."""
+    from dispatchdesk import workflow
+
+    team = TeamFactory()
+    supervisor, agent = SupervisorFactory(teams=[team]), AgentFactory(teams=[team])
+    ticket = TicketFactory(team=team, status="open")
+    first, second = (
+        WorkOrderFactory(team=team, ticket=ticket, status="open", assignee=agent) for _ in range(2)
+    )
+    logging = Meanwhile(
+        lambda: work_order_services.time_entry_add(
+            work_order=WorkOrder.objects.get(pk=second.pk), by=agent, minutes=5
+        )
+    )
+    monkeypatch.setattr(workflow, "fire", then_meanwhile(workflow.fire, logging))
+    browser = Client()
+    browser.force_login(supervisor)
+
+    response = browser.post(
+        "/admin/workorders/workorder/",
+        {"action": "fire_start", "_selected_action": [first.pk, second.pk]},
+    )
+    logging.finish()
+
+    assert (response.status_code, logging.outcome) == (302, "done")
+    assert set(WorkOrder.objects.values_list("status", flat=True)) == {"in_progress"}
