@@ -157,6 +157,7 @@ def user_update(
     if user.role not in WORKER_ROLES:
         user.teams.clear()
     elif teams is not None:
+        hold_teams(teams)
         user.teams.set(teams)
     release_work([user], by=by)
     if not user.is_active:
@@ -166,6 +167,25 @@ def user_update(
         with claiming("email", EMAIL_TAKEN, others.exists):
             user.save(update_fields=["email"])
     return user
+
+
+def hold_teams(teams: list[Team]) -> None:
+    """Keep `teams` from being deleted until the transaction ends, and refuse on `teams` one
+    deleted since the request named it: the memberships' foreign key would fail the commit.
+    On PostgreSQL `FOR KEY SHARE`, the lock that foreign key takes at commit, taken now: a
+    team's rename or change of members (FOR NO KEY UPDATE) does not wait for it."""
+    ids = sorted({team.pk for team in teams})
+    if not ids:
+        return
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            table = connection.ops.quote_name(Team._meta.db_table)
+            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR KEY SHARE", [ids])
+            found = {pk for (pk,) in cursor.fetchall()}
+    else:  # SQLite: no row locks (a write holds the whole database)
+        found = set(Team.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if found != set(ids):
+        raise ValidationError({"teams": ["A team named here has been deleted."]})
 
 
 def ensure_an_admin_remains(user: User) -> None:

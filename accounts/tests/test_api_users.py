@@ -445,3 +445,26 @@ def test_a_user_or_team_deleted_in_the_admin_while_being_changed_is_404(
 
     assert response.status_code == 404
     assert not model.objects.filter(pk=changed.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_deleted_in_the_admin_as_someone_joins_it_is_400(client_for, monkeypatch):
+    """The membership's foreign key failed the commit (an error page)."""
+    from accounts import serializers
+
+    agent, night = AgentFactory(), TeamFactory(name="Night shift")
+    update = serializers.user_update
+
+    def team_deleted_first(**kwargs):
+        Team.objects.filter(pk=night.pk).delete()
+        return update(**kwargs)
+
+    monkeypatch.setattr(serializers, "user_update", team_deleted_first)
+
+    response = client_for(AdminFactory()).patch(
+        f"/api/v1/users/{agent.pk}/", {"teams": [night.pk]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"teams": ["A team named here has been deleted."]}
+    assert not agent.teams.exists()
