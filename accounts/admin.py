@@ -266,6 +266,18 @@ class TeamAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
             **(renamed if change else {}),
         )
 
+    # A deletion locks its teams first (FOR UPDATE, by id). Someone being put in a team at that
+    # moment holds it (accounts.services.hold_teams): the deletion then waits, and deletes their
+    # new membership too, instead of failing at its commit on it.
+
+    def delete_model(self, request, obj):
+        list(Team.objects.select_for_update().filter(pk=obj.pk))  # the delete view's transaction
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        list(queryset.select_for_update().order_by("pk"))  # the deletion's transaction (actions)
+        super().delete_queryset(request, queryset)
+
     def has_delete_permission(self, request, obj=None):
         # The default team stays: work filed without a team goes to it. (The bulk deletion asks
         # this of every chosen team too, and refuses them all.)

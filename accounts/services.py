@@ -86,6 +86,8 @@ def user_create(
             email=email, password=password, full_name=full_name, role=role, is_active=is_active
         )
     if role in WORKER_ROLES:
+        teams = list(teams)
+        hold_teams(teams)
         user.teams.set(teams)
     return user
 

@@ -6,6 +6,7 @@ import re
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -31,16 +32,26 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_origins(name: str) -> list[str]:
-    """Origins such as `https://desk.example.com`. Django's checks would name the setting, not
-    the variable, and only where they run (`migrate`, not gunicorn, which ignores them)."""
+def env_origins(name: str, *, wildcards: bool) -> list[str]:
+    """Origins such as `https://desk.example.com`: a scheme, a host and an optional port, as a
+    browser sends them (with `wildcards`, a host may start with `*.`, as Django's CSRF check
+    takes it). Django's and corsheaders' checks would name the setting, not the variable, and
+    only where they run (`migrate`, not gunicorn); an origin that can never match is refused."""
     origins = env_list(name)
     for origin in origins:
-        scheme, _, host = origin.partition("://")
-        if scheme not in ("http", "https") or not host or "/" in host:
+        parts = urlsplit(origin)
+        try:
+            parts.port  # noqa: B018 - reading it checks it is a number
+            sound = parts.scheme in ("http", "https") and parts.hostname
+            sound = sound and f"{parts.scheme}://{parts.netloc}" == origin and "@" not in origin
+            sound = sound and (wildcards or "*" not in origin) and " " not in origin
+        except ValueError:
+            sound = False
+        if not sound:
             raise ImproperlyConfigured(
                 f"{name} takes origins such as https://desk.example.com (a scheme, a host and "
-                f"an optional port, no path), got {origin!r}."
+                f"an optional port{', the host may start with *.' if wildcards else ''}; no "
+                f"path), got {origin!r}."
             )
     return origins
 
@@ -135,7 +146,7 @@ elif not DEBUG and (
     )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
-CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS", wildcards=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -410,7 +421,7 @@ if HTTPS:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 
 # Cross-origin requests: none unless origins are configured.
-CORS_ALLOWED_ORIGINS = env_origins("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_origins("DJANGO_CORS_ALLOWED_ORIGINS", wildcards=False)
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # Logging: everything to standard error, where containers and gunicorn collect it.

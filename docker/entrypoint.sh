@@ -14,8 +14,9 @@ whole_number() {
 whole_number WEB_CONCURRENCY "${WEB_CONCURRENCY:-2}"
 whole_number PORT "${PORT:-8000}"
 # Its length first: `[ -gt ]` takes a number too long for the shell as no number at all.
-if [ "${#PORT}" -gt 5 ] || [ "${PORT:-8000}" -gt 65535 ]; then
-    echo "PORT must be at most 65535, got '${PORT}'." >&2
+port="${PORT:-8000}"
+if [ "${#port}" -gt 5 ] || [ "$port" -gt 65535 ]; then
+    echo "PORT must be at most 65535, got '${port}'." >&2
     exit 1
 fi
 whole_number GUNICORN_TIMEOUT "${GUNICORN_TIMEOUT:-30}"

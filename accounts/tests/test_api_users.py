@@ -468,3 +468,26 @@ def test_a_team_deleted_in_the_admin_as_someone_joins_it_is_400(client_for, monk
     assert response.status_code == 400
     assert response.json()["fields"] == {"teams": ["A team named here has been deleted."]}
     assert not agent.teams.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_team_deleted_in_the_admin_as_a_new_user_is_created_in_it_is_400(client_for, monkeypatch):
+    from accounts import serializers
+
+    night = TeamFactory(name="Night shift")
+    create = serializers.user_create
+
+    def team_deleted_first(**kwargs):
+        Team.objects.filter(pk=night.pk).delete()
+        return create(**kwargs)
+
+    monkeypatch.setattr(serializers, "user_create", team_deleted_first)
+    body = {"email": "kim@example.com", "password": "a long passphrase 42", "role": "agent"}
+
+    response = client_for(AdminFactory()).post(
+        "/api/v1/users/", {**body, "teams": [night.pk]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"teams": ["A team named here has been deleted."]}
+    assert not User.objects.filter(email="kim@example.com").exists()

@@ -9,13 +9,14 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from accounts import services
 from accounts.models import Team, User
 from accounts.services import team_update, user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from dispatchdesk import workflow
-from dispatchdesk.tests.concurrency import Meanwhile, in_this_thread_first
+from dispatchdesk.tests.concurrency import Meanwhile, in_this_thread_first, then_meanwhile
 from dispatchdesk.tests.test_admin_backoffice import form_data
 from tickets.models import Ticket
 from tickets.tests.factories import TicketFactory
@@ -351,3 +352,28 @@ def test_work_moved_after_it_was_reassigned_and_a_team_change_do_not_deadlock(mo
     assert team_change.outcome == "done"
     ticket.refresh_from_db()
     assert (ticket.team_id, ticket.assignee_id) == (target.pk, b.pk)
+
+
+def test_a_team_deleted_in_the_admin_while_someone_joins_it(client_for, monkeypatch):
+    """The deletion collected the team's memberships, then waited for the team, which the
+    joining held: the new membership committed, and the deletion failed at its commit on it."""
+    admin, agent, night = AdminFactory(), AgentFactory(), TeamFactory(name="Night shift")
+    browser = Client()
+    browser.force_login(admin)
+    answers = []
+    deletion = Meanwhile(
+        lambda: answers.append(
+            browser.post(f"/admin/accounts/team/{night.pk}/delete/", {"post": "yes"})
+        )
+    )
+    # After the teams are held and the membership written: the deletion waits for the team.
+    monkeypatch.setattr(services, "release_work", then_meanwhile(services.release_work, deletion))
+
+    response = client_for(admin).patch(
+        f"/api/v1/users/{agent.pk}/", {"teams": [night.pk]}, format="json"
+    )
+    deletion.finish()
+
+    assert (response.status_code, deletion.outcome, answers[0].status_code) == (200, "done", 302)
+    assert not Team.objects.filter(pk=night.pk).exists()
+    assert not agent.teams.exists()

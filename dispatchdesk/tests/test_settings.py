@@ -220,6 +220,23 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
             {"DJANGO_CORS_ALLOWED_ORIGINS": "https://app.example.com/path"},
             "DJANGO_CORS_ALLOWED_ORIGINS takes origins such as https://desk.example.com",
         ),
+        # Origins that started and never matched a browser's.
+        *(
+            ({name: origin}, f"{name} takes origins such as https://desk.example.com")
+            for name in ("DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_CORS_ALLOWED_ORIGINS")
+            for origin in (
+                "https://user:pw@desk.example.com",
+                "https://desk.example.com:abc",
+                "https://a b",
+                "https://desk.example.com?x=1",
+                "https://desk.example.com#f",
+            )
+        ),
+        # corsheaders compares origins as they are: a wildcard matches nothing there.
+        (
+            {"DJANGO_CORS_ALLOWED_ORIGINS": "https://*.example.com"},
+            "DJANGO_CORS_ALLOWED_ORIGINS takes origins such as https://desk.example.com",
+        ),
         # Larger lifetimes passed the start and failed every login or keyed create (a 500).
         ({"JWT_REFRESH_TOKEN_DAYS": "5000000"}, "JWT_REFRESH_TOKEN_DAYS must be an integer from"),
         (
@@ -354,3 +371,16 @@ def test_a_postgresql_service_name_is_a_database_named():
     )
 
     assert found["DATABASES"]["default"]["OPTIONS"]["service"] == "desk"
+
+
+@pytest.mark.parametrize(
+    ("name", "origins"),
+    [
+        ("DJANGO_CSRF_TRUSTED_ORIGINS", "https://*.example.com,http://[::1]:8000,https://a.b:8443"),
+        ("DJANGO_CORS_ALLOWED_ORIGINS", "https://app.example.com,http://localhost:3000"),
+    ],
+)
+def test_origins_a_browser_sends_start(name, origins):
+    result = run_manage("check", DJANGO_DEBUG="1", **{name: origins})
+
+    assert result.returncode == 0, result.stderr
