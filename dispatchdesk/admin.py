@@ -35,6 +35,7 @@ from . import workflow
 from .datetimes import validate_has_a_date
 from .etags import etag_for
 from .exceptions import Conflict, PreconditionFailed, flatten_errors
+from .idempotency import forget_expired_keys
 from .models import Event, IdempotencyKey
 from .pagination import CappedCountPaginator
 from .search import search
@@ -260,6 +261,7 @@ def claim_page(request) -> None:
     token = request.POST.get("page_token", "")
     if not token:
         return
+    forget_expired_keys()
     try:
         with transaction.atomic():  # a savepoint: the second save waits for the first's commit
             IdempotencyKey.objects.create(

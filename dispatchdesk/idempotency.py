@@ -38,6 +38,13 @@ HEADER_PARAMETER = OpenApiParameter(
 )
 
 
+def forget_expired_keys() -> None:
+    """Every key past IDEMPOTENCY_KEY_HOURS goes, whoever sent it (an index on created_at: a few
+    rows a time). Run by whatever records a key: a keyed create, an admin page's save."""
+    expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    IdempotencyKey.objects.filter(created_at__lt=expired).delete()
+
+
 def idempotent(request, create: Callable[[], Response]) -> Response:
     """`create()`'s response, or with an `Idempotency-Key` already used by this user for the
     same request, the response it gave then (nothing is created again)."""
@@ -48,9 +55,7 @@ def idempotent(request, create: Callable[[], Response]) -> Response:
         raise ValidationError({HEADER: ["Send 1 to 255 characters, none a control character."]})
 
     fingerprint = request_hash(request)
-    expired = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
-    # Every key past its time goes, whoever sent it (an index on created_at: a few rows a time).
-    IdempotencyKey.objects.filter(created_at__lt=expired).delete()
+    forget_expired_keys()
     try:
         with transaction.atomic():
             # The unique (user, key) row is the lock: a concurrent retry waits here, then

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.messages import get_messages
@@ -33,7 +34,7 @@ from accounts.tests.factories import (
 from dispatchdesk import workflow
 from dispatchdesk.admin import HISTORY_ANCHOR
 from dispatchdesk.etags import etag_for
-from dispatchdesk.models import Event, EventType
+from dispatchdesk.models import Event, EventType, IdempotencyKey
 from tickets.choices import Priority, TicketStatus
 from tickets.models import Comment, Ticket
 from tickets.services import ticket_update
@@ -1016,6 +1017,20 @@ def test_a_page_sent_twice_saves_once(as_supervisor, open_ticket, work_order, te
     assert errors_of(second) == [
         "This page was saved already (sent twice?): nothing more was written. "
         "It is shown again as it is now."
+    ]
+
+
+def test_page_tokens_are_forgotten_as_idempotency_keys_are(as_supervisor, supervisor, open_ticket):
+    """Recorded with every save, they would pile up: those past IDEMPOTENCY_KEY_HOURS go."""
+    old = IdempotencyKey.objects.create(user=supervisor, key="admin page old", path=TICKETS)
+    then = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS, minutes=1)
+    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=then)
+    data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
+
+    as_supervisor.post(change_url(open_ticket), data | {"comments-0-body": "On my way"})
+
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == [
+        f"admin page {data['page_token']}"
     ]
 
 
