@@ -22,5 +22,5 @@ RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(
 USER dispatchdesk
 EXPOSE 8000
 # A first start may migrate a large database: failures in the first minutes do not count.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=300s CMD python -c "import urllib.request, os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
+HEALTHCHECK --interval=30s --timeout=5s --start-period=300s CMD python -c "import urllib.request, os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\") or 8000}/healthz', timeout=4)"
 ENTRYPOINT ["sh", "docker/entrypoint.sh"]

@@ -18,6 +18,7 @@ from .models import Team, User, cannot_hold_work, may_hold_work
 from .services import (
     LAST_ADMIN,
     NOT_A_WORKER,
+    held_teams,
     lock_active_admins,
     lock_people,
     memberships,
@@ -232,6 +233,15 @@ class UserImport(bulk.Importer):
             ["full_name", "role"],
         )
         moved = [change for change in plan.updates if "teams" in change.diff]
+        # The teams held first, as accounts.services.user_update holds them: a team deleted
+        # meanwhile is a batch changed meanwhile, and a deletion waits instead of crossing us.
+        joining = [change for change in [*plan.creates, *moved] if change.values["teams"]]
+        named = {team_id for change in joining for team_id in change.values["teams"]}
+        gone = named - held_teams(named)
+        if gone:
+            raise bulk.ChangedMeanwhile(
+                [change.where for change in joining if gone & set(change.values["teams"])]
+            )
         Membership = User.teams.through
         Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()
         Membership.objects.bulk_create(

@@ -261,7 +261,9 @@ def claim_page(request) -> None:
     token = request.POST.get("page_token", "")
     if not token:
         return
-    forget_expired_keys()
+    # After the page's transaction, in one of its own: deleted inside it, the expired keys
+    # stayed locked behind the object's lock, against another page saved at the same moment.
+    transaction.on_commit(forget_expired_keys)
     try:
         with transaction.atomic():  # a savepoint: the second save waits for the first's commit
             IdempotencyKey.objects.create(

@@ -33,27 +33,44 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def env_origins(name: str, *, wildcards: bool) -> list[str]:
-    """Origins such as `https://desk.example.com`: a scheme, a host and an optional port, as a
-    browser sends them (with `wildcards`, a host may start with `*.`, as Django's CSRF check
-    takes it). Django's and corsheaders' checks would name the setting, not the variable, and
-    only where they run (`migrate`, not gunicorn); an origin that can never match is refused."""
+    """Origins such as `https://desk.example.com`, as a browser sends them: a scheme, a host
+    (lower case, ASCII) and a port only when it is not the scheme's own; with `wildcards`, the
+    host may start with `*.` (Django's CSRF check takes that; corsheaders compares as written).
+    Django's and corsheaders' checks would name the setting, not the variable, and run where
+    checks run (`migrate`, not gunicorn); and some origins they let through never match."""
     origins = env_list(name)
     for origin in origins:
-        parts = urlsplit(origin)
-        try:
-            parts.port  # noqa: B018 - reading it checks it is a number
-            sound = parts.scheme in ("http", "https") and parts.hostname
-            sound = sound and f"{parts.scheme}://{parts.netloc}" == origin and "@" not in origin
-            sound = sound and (wildcards or "*" not in origin) and " " not in origin
-        except ValueError:
-            sound = False
-        if not sound:
+        if not origin_as_sent(origin, wildcards=wildcards):
             raise ImproperlyConfigured(
-                f"{name} takes origins such as https://desk.example.com (a scheme, a host and "
-                f"an optional port{', the host may start with *.' if wildcards else ''}; no "
-                f"path), got {origin!r}."
+                f"{name} takes origins such as https://desk.example.com (a scheme, a host in "
+                "lower case, a port only when not the scheme's own"
+                f"{'; the host may start with *.' if wildcards else ''}), got {origin!r}."
             )
     return origins
+
+
+def origin_as_sent(origin: str, *, wildcards: bool) -> bool:
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a port that is no number, or beyond 65535; a broken IPv6 address
+        return False
+    host = parts.hostname or ""
+    if wildcards and host.startswith("*."):
+        host = host[2:]
+    own_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return bool(
+        own_port
+        and host
+        and "*" not in host
+        and origin.isascii()
+        and origin == origin.lower()
+        and f"{parts.scheme}://{parts.netloc}" == origin
+        and "@" not in parts.netloc
+        and " " not in origin
+        and not parts.netloc.endswith(":")
+        and (port is None or (port not in (0, own_port) and parts.netloc.endswith(f":{port}")))
+    )
 
 
 def env_int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:

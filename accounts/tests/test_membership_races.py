@@ -9,14 +9,18 @@ import threading
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from accounts import services
 from accounts.models import Team, User
 from accounts.services import team_update, user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from dispatchdesk import workflow
-from dispatchdesk.tests.concurrency import Meanwhile, in_this_thread_first, then_meanwhile
+from dispatchdesk.tests.concurrency import (
+    Meanwhile,
+    in_this_thread_first,
+    team_deleted_in_the_admin,
+    then_meanwhile,
+)
 from dispatchdesk.tests.test_admin_backoffice import form_data
 from tickets.models import Ticket
 from tickets.tests.factories import TicketFactory
@@ -358,14 +362,8 @@ def test_a_team_deleted_in_the_admin_while_someone_joins_it(client_for, monkeypa
     """The deletion collected the team's memberships, then waited for the team, which the
     joining held: the new membership committed, and the deletion failed at its commit on it."""
     admin, agent, night = AdminFactory(), AgentFactory(), TeamFactory(name="Night shift")
-    browser = Client()
-    browser.force_login(admin)
     answers = []
-    deletion = Meanwhile(
-        lambda: answers.append(
-            browser.post(f"/admin/accounts/team/{night.pk}/delete/", {"post": "yes"})
-        )
-    )
+    deletion = team_deleted_in_the_admin(admin, night, answers)
     # After the teams are held and the membership written: the deletion waits for the team.
     monkeypatch.setattr(services, "release_work", then_meanwhile(services.release_work, deletion))
 

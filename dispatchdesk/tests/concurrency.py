@@ -5,6 +5,7 @@ import threading
 import time
 
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -97,3 +98,12 @@ def in_this_thread_first(action, main=None):
         return run
 
     return wrap
+
+
+def team_deleted_in_the_admin(admin, team, answers: list) -> Meanwhile:
+    """`admin` confirming `team`'s deletion on its admin page, meanwhile; the answer goes to
+    `answers`."""
+    browser = Client()
+    browser.force_login(admin)
+    url = f"/admin/accounts/team/{team.pk}/delete/"
+    return Meanwhile(lambda: answers.append(browser.post(url, {"post": "yes"})))

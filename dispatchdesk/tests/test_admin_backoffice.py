@@ -1020,14 +1020,17 @@ def test_a_page_sent_twice_saves_once(as_supervisor, open_ticket, work_order, te
     ]
 
 
-def test_page_tokens_are_forgotten_as_idempotency_keys_are(as_supervisor, supervisor, open_ticket):
+def test_page_tokens_are_forgotten_as_idempotency_keys_are(
+    as_supervisor, supervisor, open_ticket, django_capture_on_commit_callbacks
+):
     """Recorded with every save, they would pile up: those past IDEMPOTENCY_KEY_HOURS go."""
     old = IdempotencyKey.objects.create(user=supervisor, key="admin page old", path=TICKETS)
     then = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS, minutes=1)
     IdempotencyKey.objects.filter(pk=old.pk).update(created_at=then)
     data = form_data(as_supervisor.get(change_url(open_ticket)), "ticket_form")
 
-    as_supervisor.post(change_url(open_ticket), data | {"comments-0-body": "On my way"})
+    with django_capture_on_commit_callbacks(execute=True):  # once the page's save commits
+        as_supervisor.post(change_url(open_ticket), data | {"comments-0-body": "On my way"})
 
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == [
         f"admin page {data['page_token']}"

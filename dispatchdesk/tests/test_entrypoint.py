@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -184,6 +185,23 @@ def test_the_images_healthcheck_passes_whatever_host_the_installation_names(tmp_
             server.stop()
 
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize(("port", "url"), [("", "http://127.0.0.1:8000/healthz"), ("9000", None)])
+def test_the_images_healthcheck_asks_the_port_the_entrypoint_serves_on(port, url):
+    """An empty PORT is served on 8000 (the entrypoint's default), and the healthcheck asked
+    port 80: the container stayed unhealthy. Here the command prints the address it would open."""
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    [command] = re.findall(r"^HEALTHCHECK .*? CMD (.*)$", dockerfile, flags=re.MULTILINE)
+    shown = command.replace("urllib.request.urlopen(", "(lambda url, timeout: print(url))(")
+
+    result = subprocess.run(
+        ["sh", "-c", shown],
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PORT": port},
+        capture_output=True,
+    )
+
+    assert result.stdout.decode().split()[0] == (url or f"http://127.0.0.1:{port}/healthz")
 
 
 def test_the_image_leaves_out_local_secrets():

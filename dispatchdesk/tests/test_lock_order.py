@@ -6,11 +6,15 @@ Each test stages the two paths with `Meanwhile` at the point where they used to 
 """
 
 import threading
+from datetime import timedelta
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.contrib.admin.sites import site
 from django.db import connection
 from django.test import Client, RequestFactory
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -18,9 +22,12 @@ from accounts import services as account_services
 from accounts.models import User
 from accounts.services import user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
-from dispatchdesk.tests.concurrency import Meanwhile, then_meanwhile
-from dispatchdesk.tests.test_admin_backoffice import form_data
+from dispatchdesk.models import IdempotencyKey
+from dispatchdesk.tests.concurrency import Meanwhile, team_deleted_in_the_admin, then_meanwhile
+from dispatchdesk.tests.test_admin_backoffice import TICKETS, change_url, form_data
 from tickets import services as ticket_services
+from tickets.choices import TicketStatus
+from tickets.models import Comment
 from tickets.tests.factories import TicketFactory
 from workorders import services as work_order_services
 from workorders.models import WorkOrder
@@ -205,3 +212,117 @@ def test_a_bulk_start_of_two_work_orders_of_one_ticket_while_time_is_logged_on_t
 
     assert (response.status_code, logging.outcome) == (302, "done")
     assert set(WorkOrder.objects.values_list("status", flat=True)) == {"in_progress"}
+
+
+def test_two_admin_pages_of_one_ticket_saved_at_once_do_not_deadlock(monkeypatch):
+    """One supervisor adds a comment, another changes the title, with one idempotency key
+    past IDEMPOTENCY_KEY_HOURS in the table (anyone's)."""
+    import tickets.admin
+
+    team = TeamFactory()
+    agent = AgentFactory(teams=[team])
+    sam, kim = SupervisorFactory(teams=[team]), SupervisorFactory(teams=[team])
+    ticket = TicketFactory(team=team, status=TicketStatus.OPEN, assignee=agent)
+    old = IdempotencyKey.objects.create(user=agent, key="old", path=TICKETS)
+    then = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS, minutes=1)
+    IdempotencyKey.objects.filter(pk=old.pk).update(created_at=then)
+
+    commenter, editor = Client(), Client()
+    commenter.force_login(sam)
+    editor.force_login(kim)
+    comment_page = form_data(commenter.get(change_url(ticket)), "ticket_form")
+    edit_page = form_data(editor.get(change_url(ticket)), "ticket_form")
+    answers = []
+    commenting = Meanwhile(
+        lambda: answers.append(
+            commenter.post(change_url(ticket), comment_page | {"comments-0-body": "On my way"})
+        )
+    )
+    # The editor has locked the ticket (ticket_update) when the commenter's page arrives.
+    monkeypatch.setattr(
+        tickets.admin, "ticket_update", then_meanwhile(tickets.admin.ticket_update, commenting)
+    )
+
+    edited = editor.post(change_url(ticket), edit_page | {"title": "Printer on fire"})
+    commenting.finish()
+
+    assert (edited.status_code, commenting.outcome) == (302, "done")
+    assert answers[0].status_code == 302
+    assert Comment.objects.filter(ticket=ticket, body="On my way").exists()
+
+
+def test_teams_held_and_teams_deleted_at_once_do_not_deadlock(client_for):
+    """hold_teams locks in the table's physical order, the bulk deletion by id. Team A was
+    renamed (its row now lies after B's); B is being changed (team_update holds it FOR NO KEY
+    UPDATE) as an admin deletes A and B and another admin puts someone in A and B."""
+    import threading
+
+    from accounts.models import Team
+    from accounts.services import team_update
+    from accounts.tests.factories import AdminFactory
+
+    admin = AdminFactory()
+    agent = AgentFactory()
+    a, b = TeamFactory(name="Alpha"), TeamFactory(name="Bravo")
+    team_update(team=a, by=admin, name="Alpha shift")  # a new row version, after B's
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM accounts_team WHERE id IN (%s, %s)", [a.pk, b.pk])
+        assert [pk for (pk,) in cursor.fetchall()] == [b.pk, a.pk]  # physical order
+
+    name = connection.settings_dict["NAME"]
+    other = psycopg.connect(host="127.0.0.1", user="postgres", dbname=name)  # team_update on B
+    other.execute("SELECT 1 FROM accounts_team WHERE id = %s FOR NO KEY UPDATE", [b.pk])
+    browser = Client()
+    browser.force_login(admin)
+    answers = []
+    deletion = Meanwhile(
+        lambda: answers.append(
+            browser.post(
+                "/admin/accounts/team/",
+                {"action": "delete_selected", "_selected_action": [a.pk, b.pk], "post": "yes"},
+            )
+        )
+    )
+    deletion.start()  # locks A, waits for B
+    threading.Timer(1.0, other.commit).start()  # the team change on B ends
+
+    response = client_for(admin).patch(
+        f"/api/v1/users/{agent.pk}/", {"teams": [a.pk, b.pk]}, format="json"
+    )
+    deletion.finish()
+    other.close()
+
+    assert deletion.outcome == "done", deletion.outcome
+    assert response.status_code == 400, response.content[:300]
+    assert not Team.objects.filter(pk__in=[a.pk, b.pk]).exists()
+
+
+def test_a_team_deleted_in_the_admin_while_an_import_moves_its_member(tmp_path, monkeypatch):
+    """The import deletes Alex's membership of Night shift and writes it again (teams changed:
+    Night shift;Field); the deletion, holding the team FOR UPDATE, waits for that deleted
+    membership; the import's commit waits for the team (its new membership's foreign key)."""
+    from accounts import imports
+    from accounts.models import Team
+    from accounts.tests.factories import AdminFactory
+    from dispatchdesk.tests.importing import run, write_csv
+
+    admin = AdminFactory()
+    night = TeamFactory(name="Night shift")
+    TeamFactory(name="Field")
+    alex = AgentFactory(email="alex@example.com", teams=[night])
+    path = write_csv(
+        tmp_path / "users.csv",
+        ["email", "full_name", "role", "teams"],
+        [{"email": alex.email, "teams": "Night shift;Field"}],
+    )
+    answers = []
+    deletion = team_deleted_in_the_admin(admin, night, answers)
+    monkeypatch.setattr(imports, "release_work", then_meanwhile(imports.release_work, deletion))
+
+    outcome = run("import_users", path)
+    deletion.finish()
+
+    assert deletion.outcome == "done", deletion.outcome
+    assert outcome.ok, outcome.failure
+    assert not Team.objects.filter(pk=night.pk).exists()
+    assert set(alex.teams.values_list("name", flat=True)) == {"Field"}

@@ -230,6 +230,12 @@ POSTGRESQL_URL = "postgres://app:pw@db.internal/dispatch"
                 "https://a b",
                 "https://desk.example.com?x=1",
                 "https://desk.example.com#f",
+                # What a browser never sends: capitals, its scheme's own port, a leading zero.
+                "https://Desk.Example.com",
+                "https://desk.example.com:443",
+                "https://desk.example.com:08443",
+                "https://x.*.example.com",
+                "http://[::1",  # was a traceback naming no variable
             )
         ),
         # corsheaders compares origins as they are: a wildcard matches nothing there.
