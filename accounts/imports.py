@@ -239,8 +239,10 @@ class UserImport(bulk.Importer):
         named = {team_id for change in joining for team_id in change.values["teams"]}
         gone = named - held_teams(named)
         if gone:
+            names = ", ".join(sorted(f'"{self.teams.names[pk]}"' for pk in gone))
             raise bulk.ChangedMeanwhile(
-                [change.where for change in joining if gone & set(change.values["teams"])]
+                [change.where for change in joining if gone & set(change.values["teams"])],
+                f"teams: deleted by someone else since the import read them: {names}",
             )
         Membership = User.teams.through
         Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()
@@ -263,6 +265,10 @@ class UserImport(bulk.Importer):
         if named.filter(role=Role.ADMIN, is_active=True).exists():
             lock_active_admins()
         lock_people(named)
+        # And the teams it puts people in, against their deletion, for the whole run: held
+        # batch by batch, a later batch waited for a deletion that waited for an earlier one.
+        team_names = {name for names in self.given_values(rows, "teams") for name in names}
+        held_teams({pk for pk in map(self.teams.id_of, team_names) if pk is not None})
 
     def ensure_unchanged_since_read(self, updates: list[bulk.Change]) -> None:
         """Lock the users to update (as a team's change locks who leaves it) and raise

@@ -79,15 +79,18 @@ class FileProblem(Exception):
     """The file as a whole cannot be imported: one line says why."""
 
 
+CHANGED_MEANWHILE = "changed by someone else since the import read them"
+
+
 class ChangedMeanwhile(Exception):
     """Rows an import would update were changed by someone else after it read them: writing
     its values (read before) would undo that change, or break a rule it checked."""
 
-    def __init__(self, wheres: list[str]):
+    def __init__(self, wheres: list[str], what: str = CHANGED_MEANWHILE):
         shown = ", ".join(wheres[:5]) + (
             f" and {len(wheres) - 5:,} more" if len(wheres) > 5 else ""
         )
-        super().__init__(f"{shown}: changed by someone else since the import read them")
+        super().__init__(f"{shown}: {what}")
 
 
 class Invalid(ValueError):

@@ -34,8 +34,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 def env_origins(name: str, *, wildcards: bool) -> list[str]:
     """Origins such as `https://desk.example.com`, as a browser sends them: a scheme, a host
-    (lower case, ASCII) and a port only when it is not the scheme's own; with `wildcards`, the
-    host may start with `*.` (Django's CSRF check takes that; corsheaders compares as written).
+    (lower case, ASCII) and a port only when it is not the scheme's own. With `wildcards` (CSRF),
+    http or https, and the host may start with `*.`, which Django matches in any case; without
+    (CORS), any scheme, as app shells send (`capacitor://localhost`), compared as written.
     Django's and corsheaders' checks would name the setting, not the variable, and run where
     checks run (`migrate`, not gunicorn); and some origins they let through never match."""
     origins = env_list(name)
@@ -50,6 +51,8 @@ def env_origins(name: str, *, wildcards: bool) -> list[str]:
 
 
 def origin_as_sent(origin: str, *, wildcards: bool) -> bool:
+    if wildcards and "://*." in origin:
+        origin = origin.lower()  # Django lower-cases a pattern with a wildcard
     try:
         parts = urlsplit(origin)
         port = parts.port
@@ -59,8 +62,9 @@ def origin_as_sent(origin: str, *, wildcards: bool) -> bool:
     if wildcards and host.startswith("*."):
         host = host[2:]
     own_port = {"http": 80, "https": 443}.get(parts.scheme)
+    any_scheme = not wildcards and re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme)
     return bool(
-        own_port
+        (own_port or any_scheme)
         and host
         and "*" not in host
         and origin.isascii()

@@ -375,3 +375,57 @@ def test_a_team_deleted_in_the_admin_while_someone_joins_it(client_for, monkeypa
     assert (response.status_code, deletion.outcome, answers[0].status_code) == (200, "done", 302)
     assert not Team.objects.filter(pk=night.pk).exists()
     assert not agent.teams.exists()
+
+
+def test_a_team_deleted_between_two_batches_of_a_user_import(tmp_path, monkeypatch):
+    """The import held each batch's teams as it wrote that batch: its first batch had taken
+    Una out of Night shift (her membership row locked), the deletion locked the team and
+    waited for that row, and the second batch, putting Vic in Night shift, waited for the team."""
+    from accounts import imports
+    from dispatchdesk.tests.importing import run, write_csv
+
+    admin = AdminFactory()
+    night, field = TeamFactory(name="Night shift"), TeamFactory(name="Field")
+    AgentFactory(email="una@example.com", teams=[night])
+    AgentFactory(email="vic@example.com", teams=[field])
+    path = write_csv(
+        tmp_path / "users.csv",
+        ["email", "full_name", "role", "teams"],
+        [
+            {"email": "una@example.com", "teams": "Field"},
+            {"email": "vic@example.com", "teams": "Field;Night shift"},
+        ],
+    )
+    answers = []
+    deletion = team_deleted_in_the_admin(admin, night, answers)
+    monkeypatch.setattr(imports, "release_work", then_meanwhile(imports.release_work, deletion))
+
+    outcome = run("import_users", path, "--batch-size", "1")
+    deletion.finish()
+
+    assert outcome.ok, outcome.failure
+    assert (deletion.outcome, answers[0].status_code) == ("done", 302)  # after the import
+    assert not Team.objects.filter(pk=night.pk).exists()
+
+
+@pytest.mark.parametrize("options", [[], ["--skip-invalid"]])
+def test_a_team_an_import_names_deleted_before_it_writes_is_named(tmp_path, monkeypatch, options):
+    """It said the row was "changed by someone else", of a new user, without naming the team."""
+    from accounts import imports
+    from dispatchdesk.tests.importing import run, write_csv
+
+    night = TeamFactory(name="Night shift")
+    path = write_csv(
+        tmp_path / "users.csv",
+        ["email", "full_name", "role", "teams"],
+        [{"email": "new@example.com", "full_name": "New", "role": "agent", "teams": "Night shift"}],
+    )
+    deletion = Meanwhile(lambda: Team.objects.filter(pk=night.pk).delete())
+    monkeypatch.setattr(imports, "held_teams", in_this_thread_first(imports.held_teams)(deletion))
+
+    outcome = run("import_users", path, *options)
+
+    assert 'line 2: teams: deleted by someone else since the import read them: "Night shift"' in (
+        outcome.failure
+    )
+    assert not User.objects.filter(email="new@example.com").exists()

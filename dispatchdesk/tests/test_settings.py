@@ -384,6 +384,9 @@ def test_a_postgresql_service_name_is_a_database_named():
     [
         ("DJANGO_CSRF_TRUSTED_ORIGINS", "https://*.example.com,http://[::1]:8000,https://a.b:8443"),
         ("DJANGO_CORS_ALLOWED_ORIGINS", "https://app.example.com,http://localhost:3000"),
+        # Django matches a wildcard in any case; app shells send schemes of their own.
+        ("DJANGO_CSRF_TRUSTED_ORIGINS", "https://*.Example.com"),
+        ("DJANGO_CORS_ALLOWED_ORIGINS", "capacitor://localhost,chrome-extension://abcdef"),
     ],
 )
 def test_origins_a_browser_sends_start(name, origins):
