@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import forms as admin_forms
@@ -6,7 +8,9 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import PasswordChangeView
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.urls import reverse_lazy
 
 from dispatchdesk.admin import ChecksChangeListInput, RefusalsAsMessages, RefusesStalePages
@@ -243,6 +247,19 @@ class TeamForm(RefusesStalePages, forms.ModelForm):
         return name
 
 
+@contextmanager
+def refused_if_given_work():
+    """A team given tickets or work orders after the page offered to delete it is kept, with a
+    message (RefusalsAsMessages); work is never deleted with its team."""
+    try:
+        yield
+    except ProtectedError:
+        raise DjangoValidationError(
+            "Nothing was deleted: work was filed in the team since the page was shown. A team "
+            "with tickets or work orders is kept; move them to another team first."
+        ) from None
+
+
 @admin.register(Team)
 class TeamAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
     form = TeamForm
@@ -268,15 +285,19 @@ class TeamAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
 
     # A deletion locks its teams first (FOR UPDATE, by id). Someone being put in a team at that
     # moment holds it (accounts.services.hold_teams): the deletion then waits, and deletes their
-    # new membership too, instead of failing at its commit on it.
+    # new membership too, instead of failing at its commit on it. Work being filed in an empty
+    # team holds it too (dispatchdesk.workflow.hold_team): the deletion then waits, finds the
+    # work, and is refused, as the page would have refused it.
 
     def delete_model(self, request, obj):
         list(Team.objects.select_for_update().filter(pk=obj.pk))  # the delete view's transaction
-        super().delete_model(request, obj)
+        with refused_if_given_work():
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         list(queryset.select_for_update().order_by("pk"))  # the deletion's transaction (actions)
-        super().delete_queryset(request, queryset)
+        with refused_if_given_work():
+            super().delete_queryset(request, queryset)
 
     def has_delete_permission(self, request, obj=None):
         # The default team stays: work filed without a team goes to it. (The bulk deletion asks

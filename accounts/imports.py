@@ -18,7 +18,6 @@ from .models import Team, User, cannot_hold_work, may_hold_work
 from .services import (
     LAST_ADMIN,
     NOT_A_WORKER,
-    held_teams,
     lock_active_admins,
     lock_people,
     memberships,
@@ -237,7 +236,7 @@ class UserImport(bulk.Importer):
         # meanwhile is a batch changed meanwhile, and a deletion waits instead of crossing us.
         joining = [change for change in [*plan.creates, *moved] if change.values["teams"]]
         named = {team_id for change in joining for team_id in change.values["teams"]}
-        gone = named - held_teams(named)
+        gone = named - Team.objects.held(named)
         if gone:
             names = ", ".join(sorted(f'"{self.teams.names[pk]}"' for pk in gone))
             raise bulk.ChangedMeanwhile(
@@ -268,7 +267,7 @@ class UserImport(bulk.Importer):
         # And the teams it puts people in, against their deletion, for the whole run: held
         # batch by batch, a later batch waited for a deletion that waited for an earlier one.
         team_names = {name for names in self.given_values(rows, "teams") for name in names}
-        held_teams({pk for pk in map(self.teams.id_of, team_names) if pk is not None})
+        Team.objects.held({pk for pk in map(self.teams.id_of, team_names) if pk is not None})
 
     def ensure_unchanged_since_read(self, updates: list[bulk.Change]) -> None:
         """Lock the users to update (as a team's change locks who leaves it) and raise

@@ -1,8 +1,9 @@
 import unicodedata
+from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -16,6 +17,24 @@ TEAM_NAME_TAKEN = "A team with this name already exists."
 
 
 class TeamManager(models.Manager):
+    def held(self, ids: Iterable[int]) -> set[int]:
+        """The teams of `ids` that exist, held against deletion until the transaction ends: work,
+        a membership or a user written into a team deleted meanwhile fails its foreign key at
+        the commit. On PostgreSQL `FOR KEY SHARE`, by id: the lock that foreign key takes at
+        commit, taken now; a team's rename or change of members (FOR NO KEY UPDATE) does not wait
+        for it, and a deletion (FOR UPDATE, by id) waits for it or is waited for."""
+        ids = sorted(set(ids))
+        if not ids:
+            return set()
+        if not connection.features.has_select_for_update:  # SQLite: a write holds the database
+            return set(self.filter(pk__in=ids).values_list("pk", flat=True))
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
+            )
+            return {pk for (pk,) in cursor.fetchall()}
+
     def default(self) -> "Team":
         """The team that work goes to when none is given: made by a migration, the default
         whatever it is renamed to, and never deleted (the admin refuses)."""

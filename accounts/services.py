@@ -175,26 +175,8 @@ def hold_teams(teams: list[Team]) -> None:
     """Keep `teams` from being deleted until the transaction ends, and refuse on `teams` one
     deleted since the request named it: the memberships' foreign key would fail the commit."""
     ids = {team.pk for team in teams}
-    if held_teams(ids) != ids:
+    if Team.objects.held(ids) != ids:
         raise ValidationError({"teams": ["A team named here has been deleted."]})
-
-
-def held_teams(ids: Iterable[int]) -> set[int]:
-    """The teams of `ids` that exist, held against deletion until the transaction ends. On
-    PostgreSQL `FOR KEY SHARE`, by id: the lock the memberships' foreign key takes at commit,
-    taken now; a team's rename or change of members (FOR NO KEY UPDATE) does not wait for it,
-    and a deletion (FOR UPDATE, by id) waits for it or is waited for."""
-    ids = sorted(set(ids))
-    if not ids:
-        return set()
-    if not connection.features.has_select_for_update:  # SQLite: a write holds the database
-        return set(Team.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    table = connection.ops.quote_name(Team._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
-        )
-        return {pk for (pk,) in cursor.fetchall()}
 
 
 def ensure_an_admin_remains(user: User) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.fields import DateTimeField
 
-from accounts.models import User, cannot_hold_work
+from accounts.models import Team, User, cannot_hold_work
 
 from .datetimes import has_a_date
 from .etags import ensure_if_match
@@ -183,6 +183,15 @@ def lock_for_edit(obj, changes: dict):
     return lock_with_assignee(obj, needed=lambda _: True)[0]
 
 
+def hold_team(team: Team) -> None:
+    """Keep `team`, which work is being put in, from being deleted until the transaction ends,
+    and refuse on `team` one deleted (in the admin) since the request named it: the work's
+    foreign key would fail the commit. An empty team's deletion waits for this in turn, then
+    finds the work and is refused."""
+    if not Team.objects.held([team.pk]):
+        raise ValidationError({"team": ["This team has been deleted."]})
+
+
 def lock(obj):
     """Re-read `obj` with its row locked until the end of the transaction.
 
@@ -307,6 +316,8 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
         changes["due_at"] = default_due_at(changes["priority"], obj.created_at)
     team = changes.get("team")
     moves = team is not None and team.pk != obj.team_id
+    if moves:
+        hold_team(team)
     if moves and obj.assignee_id and not team.members.filter(pk=obj.assignee_id).exists():
         raise ValidationError(
             {"team": [f"The assignee is not a member of {team}; unassign first."]}

@@ -31,11 +31,13 @@ def ticket_create(
 ) -> Ticket:
     if by.is_requester and (requester not in (None, by) or due_at is not None):
         raise PermissionDenied("Requesters file tickets for themselves and cannot set a due date.")
+    team = team or Team.objects.default()
+    workflow.hold_team(team)
     ticket = Ticket(
         title=title,
         description=description,
         priority=priority,
-        team=team or Team.objects.default(),
+        team=team,
         requester=requester or by,
         created_by=by,
         updated_by=by,

@@ -86,6 +86,7 @@ def work_order_create(
     team = team or (ticket.team if ticket else Team.objects.default())
     ensure_own_team(by, team)
     ensure_schedule(WorkOrder(), fields)
+    workflow.hold_team(team)
     work_order = WorkOrder(
         title=title,
         ticket=ticket,

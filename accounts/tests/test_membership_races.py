@@ -411,7 +411,6 @@ def test_a_team_deleted_between_two_batches_of_a_user_import(tmp_path, monkeypat
 @pytest.mark.parametrize("options", [[], ["--skip-invalid"]])
 def test_a_team_an_import_names_deleted_before_it_writes_is_named(tmp_path, monkeypatch, options):
     """It said the row was "changed by someone else", of a new user, without naming the team."""
-    from accounts import imports
     from dispatchdesk.tests.importing import run, write_csv
 
     night = TeamFactory(name="Night shift")
@@ -421,7 +420,8 @@ def test_a_team_an_import_names_deleted_before_it_writes_is_named(tmp_path, monk
         [{"email": "new@example.com", "full_name": "New", "role": "agent", "teams": "Night shift"}],
     )
     deletion = Meanwhile(lambda: Team.objects.filter(pk=night.pk).delete())
-    monkeypatch.setattr(imports, "held_teams", in_this_thread_first(imports.held_teams)(deletion))
+    held = in_this_thread_first(Team.objects.held)(deletion)
+    monkeypatch.setattr(Team.objects, "held", held)
 
     outcome = run("import_users", path, *options)
 

@@ -76,15 +76,17 @@ def test_a_stale_copy_cannot_overwrite_a_transition(cast):
     assert Event.objects.for_object(ticket).count() == 1
 
 
-def delete_in_the_admin(ticket, admin, how: str, **options):
-    """An admin confirms the deletion of `ticket` on its page, or with the bulk action."""
+def delete_in_the_admin(obj, admin, how: str, **options):
+    """An admin confirms the deletion of `obj` (a ticket, a team) on its page, or with the bulk
+    action."""
     browser = Client()
     browser.force_login(admin)
+    changelist = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/"
     if how == "its page":
-        url, data = f"/admin/tickets/ticket/{ticket.pk}/delete/", {"post": "yes"}
+        url, data = f"{changelist}{obj.pk}/delete/", {"post": "yes"}
     else:
-        url = "/admin/tickets/ticket/"
-        data = {"action": "delete_selected", "_selected_action": [ticket.pk], "post": "yes"}
+        url = changelist
+        data = {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
     return browser.post(url, data, **options)
 
 
@@ -171,3 +173,79 @@ def test_a_ticket_reopened_as_the_admin_deletes_it_is_kept(cast, monkeypatch, ho
     assert "This ticket is open: only a cancelled or closed one is deleted." in [
         str(message) for message in response.context["messages"]
     ]
+
+
+def file_work(kind: str, by, team, client, moved=None):
+    """`by` files a ticket or a work order in `team` (or moves `moved` there) through the API."""
+    api = "/api/v1/tickets/" if kind == "ticket" else "/api/v1/work-orders/"
+    if moved is not None:
+        return client.patch(f"{api}{moved.pk}/", {"team": team.pk}, format="json")
+    return client.post(api, {"title": "Night work", "team": team.pk}, format="json")
+
+
+@needs_postgresql
+@pytest.mark.parametrize("kind", ["ticket", "work order"])
+@pytest.mark.parametrize("how", ["filed", "moved"])
+def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypatch, kind, how):
+    """The request named a team the admin then deleted: the work's foreign key failed the
+    commit (an error page)."""
+    from accounts.tests.factories import TeamFactory
+    from tickets import serializers as ticket_serializers
+    from workorders import serializers as work_order_serializers
+    from workorders.models import WorkOrder
+    from workorders.tests.factories import WorkOrderFactory
+
+    night = TeamFactory(name="Night shift")
+    model, serializers = {
+        "ticket": (Ticket, ticket_serializers),
+        "work order": (WorkOrder, work_order_serializers),
+    }[kind]
+    factory = TicketFactory if kind == "ticket" else WorkOrderFactory
+    moved = factory(team=cast["team"]) if how == "moved" else None
+    service = {"ticket": "ticket", "work order": "work_order"}[kind]
+    service += "_update" if moved else "_create"
+    deletion = Meanwhile(lambda: night.delete())
+    monkeypatch.setattr(
+        serializers, service, in_this_thread_first(getattr(serializers, service))(deletion)
+    )
+
+    response = file_work(kind, cast["supervisor"], night, client_for(cast["supervisor"]), moved)
+
+    assert (deletion.outcome, response.status_code) == ("done", 400)
+    assert response.json()["fields"] == {"team": ["This team has been deleted."]}
+    assert not model.objects.filter(team_id=night.pk).exists()
+
+
+@needs_postgresql
+@pytest.mark.parametrize("kind", ["ticket", "work order"])
+@pytest.mark.parametrize("how", ["its page", "the bulk action"])
+def test_an_empty_team_deleted_in_the_admin_as_work_is_filed_in_it_is_kept(
+    cast, client_for, monkeypatch, kind, how
+):
+    """The deletion did not wait for the work being filed: the team was deleted, and the work
+    failed its commit on it (an error page)."""
+    from accounts.models import Team
+    from accounts.tests.factories import TeamFactory
+    from workorders import services as work_order_services
+    from workorders.models import WorkOrder
+
+    night = TeamFactory(name="Night shift")
+    pages = []
+    deletion = Meanwhile(
+        lambda: pages.append(delete_in_the_admin(night, cast["admin"], how, follow=True))
+    )
+    # The work written, not committed: the deletion finds no work on the team, and locks it.
+    services = ticket_services if kind == "ticket" else work_order_services
+    monkeypatch.setattr(services, "record", then_meanwhile(services.record, deletion))
+
+    response = file_work(kind, cast["supervisor"], night, client_for(cast["supervisor"]))
+    deletion.finish()
+
+    assert (response.status_code, deletion.outcome, pages[0].status_code) == (201, "done", 200)
+    assert Team.objects.filter(pk=night.pk).exists()
+    model = Ticket if kind == "ticket" else WorkOrder
+    assert model.objects.filter(team_id=night.pk).count() == 1
+    assert (
+        "Nothing was deleted: work was filed in the team since the page was shown. A team with "
+        "tickets or work orders is kept; move them to another team first."
+    ) in [str(message) for message in pages[0].context["messages"]]
