@@ -13,10 +13,16 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 ## run: install, migrate SQLite, load demo data into an empty database, serve on :8000
-run: $(VENV)/.installed
-	$(DEV_ENV) $(PY) manage.py migrate --noinput
-	$(DEV_ENV) $(PY) manage.py seed_demo
+run: demo
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+## migrate: apply the migrations to the development SQLite
+migrate: $(VENV)/.installed
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+
+## demo: load the demo data into an empty development database
+demo: migrate
+	$(DEV_ENV) $(PY) manage.py seed_demo
 
 ## test: the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 test: $(VENV)/.installed

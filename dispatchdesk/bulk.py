@@ -120,6 +120,12 @@ def detect_format(name: str, fmt: str | None) -> str:
     raise FileProblem(f"{name}: cannot tell the format from the name; use --format csv or json.")
 
 
+def output_format(name: str, fmt: str | None) -> str:
+    """An export's format: `--format`, else the output's extension, else (a name without one,
+    such as /dev/null or a pipe) CSV. An extension that names neither is refused."""
+    return detect_format(name, fmt) if Path(name).suffix else fmt or "csv"
+
+
 def read_file(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -1090,7 +1096,7 @@ class ExportCommand(BaseCommand):
         started = time.perf_counter()
         output = None if output == "-" else output  # the usual name of standard output
         try:
-            fmt = detect_format(output, format) if output else (format or "csv")
+            fmt = output_format(output, format) if output else (format or "csv")
         except FileProblem as exc:
             raise CommandError(str(exc)) from None
         self.count = self.unkeyed = 0

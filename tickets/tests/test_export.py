@@ -279,6 +279,17 @@ def test_an_export_into_a_pipe_writes_into_it_as_a_shell_redirection_would(peopl
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]
 
 
+def test_an_output_named_without_an_extension_is_csv_as_the_help_says(people):
+    """`-o /dev/null` was refused ("cannot tell the format from the name"), while the help and
+    the README say CSV unless the extension says otherwise."""
+    TicketFactory(external_ref="T-1")
+
+    outcome = run("export_tickets", "-o", "/dev/null")
+
+    assert outcome.ok, outcome.failure
+    assert outcome.errors[0].startswith("Exported tickets: 1 row to /dev/null in ")
+
+
 def test_an_export_to_a_folder_is_refused_and_leaves_nothing_behind(people, tmp_path):
     """It wrote the whole export beside the folder, failed to put it in the folder's place and
     left it there, hidden."""
