@@ -62,10 +62,19 @@ def names_someone_else(data, field: str, user) -> bool:
 class IdField(serializers.PrimaryKeyRelatedField):
     """An object by its id, which must be a whole number: DRF's own field hands `2.5` to the
     database lookup, which reads it as 2, and the wrong user is assigned without a word.
-    With `many=True`, a list of them (`IdListField`)."""
+    With `many=True`, a list of them (`IdListField`).
+
+    On an update, the id the object holds now is taken even where the field would refuse it as
+    a new one (a requester deactivated since, a ticket the user may not see): a client sends
+    back what it read, and that changes nothing."""
 
     def to_internal_value(self, data):
-        return super().to_internal_value(self.whole_number(data))
+        pk = self.whole_number(data)
+        instance = getattr(self.parent, "instance", None)
+        held = getattr(instance, f"{self.source}_id", None)  # a foreign key's id: `<name>_id`
+        if isinstance(instance, models.Model) and pk == held:
+            return getattr(instance, self.source)
+        return super().to_internal_value(pk)
 
     def whole_number(self, data):
         if isinstance(data, bool):

@@ -449,3 +449,26 @@ def test_list_and_detail_queries_do_not_grow(client_for, cast, django_assert_max
 
     with django_assert_max_num_queries(6):
         assert client.get(detail_url(ticket)).status_code == 200
+
+
+def test_a_ticket_sent_back_as_read_keeps_its_deactivated_requester(client_for, cast):
+    """Its `requester`, deactivated since, was refused when sent back unchanged: "object does
+    not exist" (the field took only active users)."""
+    gone = cast["other_requester"]
+    ticket = TicketFactory(team=cast["team"], requester=gone)
+    gone.is_active = False
+    gone.save()
+    agent = client_for(cast["team_agent"])
+    read = agent.get(f"/api/v1/tickets/{ticket.pk}/").json()
+    editable = ["title", "description", "priority", "team", "requester", "due_at"]
+    body = {field: read[field] for field in editable} | {"title": "New title"}
+
+    response = agent.patch(f"/api/v1/tickets/{ticket.pk}/", body, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert (response.json()["requester"], response.json()["title"]) == (gone.pk, "New title")
+    # Nobody deactivated becomes the requester of another ticket.
+    other = TicketFactory(team=cast["team"])
+    response = agent.patch(f"/api/v1/tickets/{other.pk}/", {"requester": gone.pk})
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["requester"]
