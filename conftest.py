@@ -80,6 +80,18 @@ def client_for():
 
 
 @pytest.fixture
+def saved_as_read():
+    """A PATCH of an object's editable `fields` as its GET shows them, with `changes`: what a
+    client (the browsable API's form, too) sends back."""
+
+    def save(client, url: str, fields: list[str], **changes):
+        read = client.get(url).json()
+        return client.patch(url, {field: read[field] for field in fields} | changes, format="json")
+
+    return save
+
+
+@pytest.fixture
 def cast(db):
     """Everyone around one team's work: who is who decides what they may do."""
     from accounts.tests import factories
