@@ -4,7 +4,7 @@ Columns: `email, full_name, role, teams` (team names separated by `;`). Rows are
 email; a new user gets no usable password until an admin sets one.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,19 @@ class TeamNames:
             return self.exact[name]
         found = self.folded.get(name.lower(), [])
         return found[0] if len(found) == 1 else None
+
+    def hold(self, changes: list[bulk.Change], teams_of: Callable, column: str) -> None:
+        """Hold the teams (`teams_of` a change: their ids) that `changes` put people or work in,
+        against their deletion (Team.objects.held), and raise ChangedMeanwhile naming any
+        deleted since the import read them: the rows' foreign keys would fail the commit."""
+        named = {pk for change in changes for pk in teams_of(change)}
+        gone = named - Team.objects.held(named)
+        if gone:
+            names = ", ".join(sorted(f'"{self.names[pk]}"' for pk in gone))
+            raise bulk.ChangedMeanwhile(
+                [change.where for change in changes if gone & set(teams_of(change))],
+                f"{column}: deleted by someone else since the import read them: {names}",
+            )
 
     def problem(self, name: str) -> str:
         """Why `id_of(name)` found no team."""
@@ -235,14 +248,7 @@ class UserImport(bulk.Importer):
         # The teams held first, as accounts.services.user_update holds them: a team deleted
         # meanwhile is a batch changed meanwhile, and a deletion waits instead of crossing us.
         joining = [change for change in [*plan.creates, *moved] if change.values["teams"]]
-        named = {team_id for change in joining for team_id in change.values["teams"]}
-        gone = named - Team.objects.held(named)
-        if gone:
-            names = ", ".join(sorted(f'"{self.teams.names[pk]}"' for pk in gone))
-            raise bulk.ChangedMeanwhile(
-                [change.where for change in joining if gone & set(change.values["teams"])],
-                f"teams: deleted by someone else since the import read them: {names}",
-            )
+        self.teams.hold(joining, lambda change: change.values["teams"], "teams")
         Membership = User.teams.through
         Membership.objects.filter(user_id__in=[change.pk for change in moved]).delete()
         Membership.objects.bulk_create(

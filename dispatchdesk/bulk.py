@@ -1089,7 +1089,8 @@ class ExportCommand(BaseCommand):
         parser.add_argument(
             "--format",
             choices=FORMATS,
-            help="csv or json; by default from the output file's extension, else csv.",
+            help="csv or json; by default from the output file's extension (.csv, .json; "
+            "another is refused), else csv.",
         )
 
     def handle(self, *args, output, format, **options):

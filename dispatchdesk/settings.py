@@ -285,6 +285,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "options", f"-c random_page_cost={random_page_cost}"
         )
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A transaction that reads, then writes (most of the services: they lock, check, write)
+    # fails at once with "database is locked" when another writes meanwhile, in SQLite's default
+    # mode: SQLite cannot let both go on. Taking the write lock at the start instead, the second
+    # waits for the first (up to the `timeout` option, 5 s), as PostgreSQL's row locks wait.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Authentication

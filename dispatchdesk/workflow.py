@@ -25,6 +25,8 @@ from .exceptions import Conflict
 from .history import pk_or_none, record
 from .models import EventType
 
+TEAM_DELETED = "This team has been deleted."
+
 
 def as_shown(moment: datetime) -> str:
     """A time as the API writes it: ISO 8601 in the current time zone, UTC as `Z`."""
@@ -189,7 +191,7 @@ def hold_team(team: Team) -> None:
     foreign key would fail the commit. An empty team's deletion waits for this in turn, then
     finds the work and is refused."""
     if not Team.objects.held([team.pk]):
-        raise ValidationError({"team": ["This team has been deleted."]})
+        raise ValidationError({"team": [TEAM_DELETED]})
 
 
 def lock(obj):
@@ -316,7 +318,7 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
         changes["due_at"] = default_due_at(changes["priority"], obj.created_at)
     team = changes.get("team")
     moves = team is not None and team.pk != obj.team_id
-    if moves:
+    if moves:  # the last lock a change takes: every path takes its work's first
         hold_team(team)
     if moves and obj.assignee_id and not team.members.filter(pk=obj.assignee_id).exists():
         raise ValidationError(

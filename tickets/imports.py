@@ -108,9 +108,29 @@ class WorkItemImport(bulk.Importer):
         changes = bulk.diff(current, after)
         if not changes:
             return None
+        if self.edits_finished_work(current, after, changes, errors):
+            return None
         after |= {"updated_by_id": self.by_id, "updated_at": self.now}
         version = current["updated_at"]
         return bulk.Change(where, after, pk=current["id"], diff=changes, version=version)
+
+    def edits_finished_work(self, current, after, changes, errors) -> bool:
+        """Whether the row changes more than the status of finished work it leaves finished,
+        which is read-only as in the API: a row may place any status, and one that reopens the
+        work may change the rest with it."""
+        finished = self.model.TERMINAL_STATUSES
+        edited = sorted(bulk.history_name(self.model, name) for name in changes if name != "status")
+        if not (edited and current["status"] in finished and after["status"] in finished):
+            return False
+        noun = self.model._meta.verbose_name
+        errors.append(
+            (
+                "status",
+                f"A {current['status']} {noun} is read-only: its {', '.join(edited)} can change "
+                "only in a row that reopens it (another status).",
+            )
+        )
+        return True
 
     def clean_references(self, given, current, after, errors) -> None:
         """References other than the team and the assignee (requester, ticket)."""
@@ -192,10 +212,18 @@ class WorkItemImport(bulk.Importer):
         moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
         holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
         lock_people(User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders)))
+        # And the teams it puts work in, against their deletion, for the whole run: held batch
+        # by batch, a later batch would wait for a deletion that waited for an earlier one.
+        team_names = self.given_values(rows, "team")
+        Team.objects.held(pk for pk in map(self.directory.teams.id_of, team_names) if pk)
 
     def write(self, plan: bulk.Plan) -> None:
         self.ensure_assignees_may_hold(plan)
+        placed = [*plan.creates, *(change for change in plan.updates if "team_id" in change.diff)]
         super().write(plan)
+        # The teams last, as the API holds them after the work it locks; the foreign keys are
+        # checked at the commit, so a team deleted before this still fails the batch here.
+        self.directory.teams.hold(placed, lambda change: {change.values["team_id"]}, "team")
 
     def ensure_assignees_may_hold(self, plan: bulk.Plan) -> None:
         """Raise ChangedMeanwhile when someone the plan gives work to left its team or stopped

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.db import transaction
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Team, User
 from dispatchdesk import workflow
@@ -16,6 +16,7 @@ from .models import Comment, Ticket
 # What each kind of user may change with PATCH (assignee and status have their own endpoints).
 REQUESTER_EDITABLE = frozenset({"title", "description"})
 WORKER_EDITABLE = frozenset({"title", "description", "priority", "team", "requester", "due_at"})
+REQUESTER_DEACTIVATED = "This user is deactivated: a ticket's requester must be active."
 
 
 @transaction.atomic
@@ -62,6 +63,11 @@ def ticket_update(
     workflow.ensure_editable(ticket, if_match)
     if by.is_requester and ticket.status != TicketStatus.NEW:
         raise Conflict("Requesters can edit a ticket only while it is new.")
+    requester = changes.get("requester")
+    if requester and requester.pk != ticket.requester_id and not requester.is_active:
+        # The API takes a deactivated requester sent back as read (IdField); this ticket's was
+        # changed since, so it would be a new one.
+        raise ValidationError({"requester": [REQUESTER_DEACTIVATED]})
     editable = REQUESTER_EDITABLE if by.is_requester else WORKER_EDITABLE
     return workflow.apply_changes(ticket, by=by, changes=changes, editable=editable)
 

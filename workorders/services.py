@@ -56,15 +56,23 @@ def ensure_schedule(work_order: WorkOrder, changes: dict) -> None:
 
 
 def ensure_own_team(by: User, team: Team) -> None:
-    if not by.is_staff and not by.teams.filter(pk=team.pk).exists():
-        raise PermissionDenied(f"Agents work with work orders of their own teams; not {team}.")
+    if by.is_staff or by.teams.filter(pk=team.pk).exists():
+        return
+    if not Team.objects.filter(pk=team.pk).exists():  # which ended the agent's membership too
+        raise ValidationError({"team": [workflow.TEAM_DELETED]})
+    raise PermissionDenied(f"Agents work with work orders of their own teams; not {team}.")
 
 
-def link_to_ticket(work_order: WorkOrder, ticket: Ticket, by: User) -> None:
-    """Record the link on the ticket; only a ticket still being worked takes new work orders."""
+def lock_ticket_for_work(ticket: Ticket) -> Ticket:
+    """`ticket` locked, to be given a work order: only a ticket still being worked takes one."""
     ticket = workflow.lock(ticket)
     if ticket.status not in Ticket.OPEN_FOR_WORK:
         raise Conflict(f"A {ticket.status} ticket takes no new work orders.")
+    return ticket
+
+
+def link_to_ticket(work_order: WorkOrder, ticket: Ticket, by: User) -> None:
+    """Record the link on the ticket, locked by `lock_ticket_for_work`."""
     data = {"work_order": work_order.pk, "title": work_order.title}
     record(ticket, by, EventType.WORK_ORDER_LINKED, data, public=False)
 
@@ -80,13 +88,16 @@ def work_order_create(
     due_at=None,
     **fields,
 ) -> WorkOrder:
-    """A work order for a ticket takes the ticket's team unless another is given."""
+    """A work order for a ticket takes the ticket's team unless another is given: the team
+    the ticket is in when it is locked (it may have moved since the request read it)."""
     if by.is_requester:
         raise PermissionDenied("Requesters do not create work orders.")
+    if ticket is not None:
+        ticket = lock_ticket_for_work(ticket)
     team = team or (ticket.team if ticket else Team.objects.default())
     ensure_own_team(by, team)
     ensure_schedule(WorkOrder(), fields)
-    workflow.hold_team(team)
+    workflow.hold_team(team)  # the last lock, as a change takes it (workflow.apply_changes)
     work_order = WorkOrder(
         title=title,
         ticket=ticket,
@@ -139,9 +150,11 @@ def work_order_update(
     if links and work_order.ticket_id is not None:
         raise Conflict("This work order already belongs to another ticket.")
     ensure_schedule(work_order, changes)
+    if links:  # the work order locked first, then its new ticket, as every path locks them
+        changes["ticket"] = lock_ticket_for_work(ticket)
     work_order = workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
     if links:  # after the edits: the ticket's history names the work order as it now is
-        link_to_ticket(work_order, ticket, by)
+        link_to_ticket(work_order, changes["ticket"], by)
     return work_order
 
 

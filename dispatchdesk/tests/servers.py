@@ -73,6 +73,9 @@ class ThrowawayCluster:
         subprocess.run([*self.as_postgres, *command], check=True, capture_output=True, timeout=60)
 
     def create(self) -> None:
+        assert (POSTGRES_BIN / "initdb").exists(), (
+            f"install PostgreSQL 15's server programs ({POSTGRES_BIN}; Debian: postgresql-15)"
+        )
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.as_postgres:
             shutil.chown(self.directory, "postgres", "postgres")

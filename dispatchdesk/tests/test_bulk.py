@@ -291,3 +291,53 @@ def test_a_row_the_database_refuses_during_copy_is_djangos_integrity_error():
 
     with pytest.raises(IntegrityError, match="ticket_external_ref_unique"), transaction.atomic():
         insert_rows(Ticket, [fields])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "status", "reopened"),
+    [
+        ("tickets", "closed", "open"),
+        ("tickets", "cancelled", "open"),
+        ("workorders", "verified", "in_progress"),
+        ("workorders", "cancelled", "open"),
+    ],
+)
+def test_an_import_changes_finished_work_only_with_a_status_that_reopens_it(
+    tmp_path, kind, status, reopened
+):
+    """A row rewrote a closed ticket's title and handed it to someone else, leaving it closed
+    (counted as updated, no error), where the API and the admin keep finished work read-only."""
+    from workorders.imports import WORK_ORDER_COLUMNS
+    from workorders.models import WorkOrder
+    from workorders.tests.factories import WorkOrderFactory
+
+    support = TeamFactory(name="Support")
+    alex = AgentFactory(email="alex@example.com", teams=[support])
+    AgentFactory(email="bo@example.com", teams=[support])
+    factory, model, columns = {
+        "tickets": (TicketFactory, Ticket, TICKET_COLUMNS),
+        "workorders": (WorkOrderFactory, WorkOrder, WORK_ORDER_COLUMNS),
+    }[kind]
+    done = factory(team=support, status=status, assignee=alex, external_ref="R-1", title="Old")
+    row = {"external_ref": "R-1", "title": "Rewritten", "assignee_email": "bo@example.com"}
+    noun = model._meta.verbose_name
+
+    refused = run(f"import_{kind}", write_csv(tmp_path / "rows.csv", list(columns), [row]))
+
+    assert not refused.ok
+    assert (
+        f"line 2: status: A {status} {noun} is read-only: its assignee, title can change only "
+        "in a row that reopens it (another status)."
+    ) in refused.errors
+    done.refresh_from_db()
+    assert (done.status, done.title, done.assignee_id) == (status, "Old", alex.pk)
+
+    reopening = write_csv(tmp_path / "again.csv", list(columns), [row | {"status": reopened}])
+    assert run(f"import_{kind}", reopening).ok
+    done.refresh_from_db()
+    assert (done.status, done.title, done.assignee.email) == (
+        reopened,
+        "Rewritten",
+        "bo@example.com",
+    )

@@ -75,6 +75,46 @@ def test_sqlite_is_the_default_database():
     assert values["DATABASES"]["default"]["NAME"].endswith("db.sqlite3")
 
 
+def test_sqlite_transactions_that_write_at_once_wait_for_each_other(tmp_path):
+    """Two transactions that read, then write (as the services do: a ticket's team held, then
+    the ticket written) failed one of them at once with "database is locked" on SQLite, which
+    the API answers with a 503: two tickets filed at the same moment in development."""
+    code = """
+import threading, time
+from django.db import OperationalError, connection, transaction
+
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE queue (n integer)")
+connection.close()
+errors, barrier = [], threading.Barrier(2)
+
+def write(n):
+    try:
+        barrier.wait()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM queue")
+            time.sleep(0.3)
+            cursor.execute("INSERT INTO queue VALUES (%s)", [n])
+    except OperationalError as exc:
+        errors.append(str(exc))
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM queue")
+    print(errors, cursor.fetchone()[0])
+"""
+    result = run_python(code, DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "2"]
+
+
 def test_database_url_selects_postgresql_with_persistent_checked_connections():
     values = settings_in_process(
         "DATABASES",

@@ -472,3 +472,35 @@ def test_a_ticket_sent_back_as_read_keeps_its_deactivated_requester(
     response = agent.patch(f"/api/v1/tickets/{other.pk}/", {"requester": gone.pk})
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["requester"]
+
+
+def test_a_deactivated_requester_sent_back_after_a_change_meanwhile_is_400(
+    client_for, cast, monkeypatch
+):
+    """The agent read the ticket (its requester since deactivated); a supervisor then gave it
+    an active requester; the agent's PATCH, sending back the old requester as read, made the
+    deactivated user the requester again."""
+    from tickets import serializers
+
+    gone, active = cast["other_requester"], cast["requester"]
+    ticket = TicketFactory(team=cast["team"], requester=gone)
+    gone.is_active = False
+    gone.save()
+    update = serializers.ticket_update
+
+    def changed_first(**kwargs):
+        changes = {"requester": active}
+        update(ticket=Ticket.objects.get(pk=ticket.pk), by=cast["supervisor"], changes=changes)
+        return update(**kwargs)
+
+    monkeypatch.setattr(serializers, "ticket_update", changed_first)
+
+    response = client_for(cast["team_agent"]).patch(
+        f"/api/v1/tickets/{ticket.pk}/", {"requester": gone.pk, "title": "New"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "requester": ["This user is deactivated: a ticket's requester must be active."]
+    }
+    assert Ticket.objects.get(pk=ticket.pk).requester_id == active.pk

@@ -1,5 +1,7 @@
 """Conflicting transitions fired at once: exactly one wins, the others get 409."""
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -186,10 +188,11 @@ def file_work(kind: str, by, team, client, moved=None):
 @needs_postgresql
 @pytest.mark.parametrize("kind", ["ticket", "work order"])
 @pytest.mark.parametrize("how", ["filed", "moved"])
-def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypatch, kind, how):
+@pytest.mark.parametrize("by", ["supervisor", "agent of the team"])
+def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypatch, kind, how, by):
     """The request named a team the admin then deleted: the work's foreign key failed the
-    commit (an error page)."""
-    from accounts.tests.factories import TeamFactory
+    commit (an error page). An agent's work order was a 403 (they were no longer in the team)."""
+    from accounts.tests.factories import AgentFactory, TeamFactory
     from tickets import serializers as ticket_serializers
     from workorders import serializers as work_order_serializers
     from workorders.models import WorkOrder
@@ -208,8 +211,9 @@ def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypat
     monkeypatch.setattr(
         serializers, service, in_this_thread_first(getattr(serializers, service))(deletion)
     )
+    user = cast["supervisor"] if by == "supervisor" else AgentFactory(teams=[cast["team"], night])
 
-    response = file_work(kind, cast["supervisor"], night, client_for(cast["supervisor"]), moved)
+    response = file_work(kind, user, night, client_for(user), moved)
 
     assert (deletion.outcome, response.status_code) == ("done", 400)
     assert response.json()["fields"] == {"team": ["This team has been deleted."]}
@@ -249,3 +253,126 @@ def test_an_empty_team_deleted_in_the_admin_as_work_is_filed_in_it_is_kept(
         "Nothing was deleted: work was filed in the team since the page was shown. A team with "
         "tickets or work orders is kept; move them to another team first."
     ) in [str(message) for message in pages[0].context["messages"]]
+
+
+@needs_postgresql
+@pytest.mark.parametrize("old_team", ["kept", "deleted"])
+def test_a_work_order_for_a_ticket_moved_meanwhile_goes_to_its_new_team(
+    cast, client_for, monkeypatch, old_team
+):
+    """The work order took the team of the ticket as the request had read it: the ticket's
+    old team, or an error page when that team had been deleted since."""
+    from accounts.models import Team
+    from accounts.tests.factories import TeamFactory
+    from workorders import serializers as work_order_serializers
+
+    night = TeamFactory(name="Night shift")
+    ticket = TicketFactory(team=night, status="open")
+
+    def moved_and_maybe_deleted():
+        moved = Ticket.objects.get(pk=ticket.pk)
+        ticket_services.ticket_update(
+            ticket=moved, by=cast["supervisor"], changes={"team": cast["team"]}
+        )
+        if old_team == "deleted":
+            night.delete()
+
+    meanwhile = Meanwhile(moved_and_maybe_deleted)
+    create = work_order_serializers.work_order_create
+    monkeypatch.setattr(
+        work_order_serializers, "work_order_create", in_this_thread_first(create)(meanwhile)
+    )
+
+    response = client_for(cast["supervisor"]).post(
+        "/api/v1/work-orders/", {"title": "Fix", "ticket": ticket.pk}, format="json"
+    )
+
+    assert (meanwhile.outcome, response.status_code) == ("done", 201)
+    assert response.json()["team"] == cast["team"].pk
+    assert Team.objects.filter(pk=night.pk).exists() == (old_team == "kept")
+
+
+@needs_postgresql
+def test_a_work_order_filed_and_a_ticket_moved_across_a_bulk_team_deletion(
+    cast, client_for, monkeypatch
+):
+    """A work-order create held its team, then locked its ticket; a move of that ticket
+    locked it, then waited for its new team, which the deletion (by id) had locked before
+    waiting for the create's team: the three waited in a circle (a deadlock). Every path now
+    locks its work first and the team last."""
+    from accounts.models import Team
+    from accounts.tests.factories import TeamFactory
+
+    alpha, beta = TeamFactory(name="Alpha"), TeamFactory(name="Beta")  # empty; by id: alpha first
+    ticket = TicketFactory(team=cast["team"], status="open")
+    admin = Client()
+    admin.force_login(cast["admin"])
+    pages, moves = [], []
+    selected = {"action": "delete_selected", "_selected_action": [alpha.pk, beta.pk], "post": "yes"}
+    deletion = Meanwhile(lambda: pages.append(admin.post("/admin/accounts/team/", selected)))
+    mover = client_for(cast["supervisor"])
+    move = Meanwhile(
+        lambda: moves.append(
+            mover.patch(f"/api/v1/tickets/{ticket.pk}/", {"team": alpha.pk}, format="json")
+        )
+    )
+
+    hold, main = workflow.hold_team, threading.current_thread()
+
+    def held_then_others_meanwhile(team):
+        hold(team)
+        if threading.current_thread() is main:  # the create's
+            deletion.start()  # locks Alpha, then waits for Beta, which the create holds
+            move.start()  # waits for the ticket, or (before) locked it and waited for Alpha
+
+    monkeypatch.setattr(workflow, "hold_team", held_then_others_meanwhile)
+
+    response = client_for(cast["supervisor"]).post(
+        "/api/v1/work-orders/",
+        {"title": "Fix", "ticket": ticket.pk, "team": beta.pk},
+        format="json",
+    )
+    deletion.finish()
+    move.finish()
+
+    assert (deletion.outcome, move.outcome) == ("done", "done")
+    assert (response.status_code, moves[0].status_code, pages[0].status_code) == (201, 200, 302)
+    assert Ticket.objects.get(pk=ticket.pk).team_id == alpha.pk
+    assert Team.objects.filter(pk=beta.pk).exists()  # it has the work order
+
+
+@needs_postgresql
+@pytest.mark.parametrize("kind", ["tickets", "workorders"])
+@pytest.mark.parametrize("options", [[], ["--skip-invalid"]])
+def test_an_import_into_a_team_deleted_before_it_writes_names_the_team(
+    cast, tmp_path, monkeypatch, kind, options
+):
+    """The batch failed at its commit on the foreign key: "the database refused a batch ...
+    violates foreign key constraint", as if the import's rows were wrong."""
+    from accounts.tests.factories import TeamFactory
+    from dispatchdesk.tests.importing import run, write_csv
+    from tickets.imports import TICKET_COLUMNS, TicketImport
+    from workorders.imports import WORK_ORDER_COLUMNS, WorkOrderImport
+    from workorders.models import WorkOrder
+
+    night = TeamFactory(name="Night shift")
+    row = {"external_ref": "N-1", "title": "Night work", "team": "Night shift"}
+    if kind == "tickets":
+        columns, importer, model = TICKET_COLUMNS, TicketImport, Ticket
+        row["requester_email"] = cast["requester"].email
+    else:
+        columns, importer, model = WORK_ORDER_COLUMNS, WorkOrderImport, WorkOrder
+    path = write_csv(tmp_path / f"{kind}.csv", list(columns), [row])
+    deletion = Meanwhile(lambda: night.delete())
+    # Before the import holds the teams: ahead of the run, or with each batch's write.
+    method = "write" if options else "lock_ahead"
+    monkeypatch.setattr(importer, method, in_this_thread_first(getattr(importer, method))(deletion))
+
+    outcome = run(f"import_{kind}", path, *options)
+
+    assert deletion.outcome == "done"
+    assert (
+        'line 2: team: deleted by someone else since the import read them: "Night shift"'
+        in outcome.failure
+    )
+    assert not model.objects.filter(external_ref="N-1").exists()
