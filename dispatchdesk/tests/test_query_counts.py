@@ -9,7 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import AgentFactory, RequesterFactory, SupervisorFactory, TeamFactory
+from accounts.tests.factories import (
+    AdminFactory,
+    AgentFactory,
+    RequesterFactory,
+    SupervisorFactory,
+    TeamFactory,
+)
 from dispatchdesk.models import Event, EventType
 from tickets.models import Ticket
 from tickets.tests.factories import CommentFactory, TicketFactory
@@ -67,18 +73,25 @@ def as_user(client_for):
     return client_for
 
 
-def busy_ticket(team, agent, *, children: int):
-    """A ticket of the team with `children` comments, events and work orders each."""
-    ticket = TicketFactory(team=team, assignee=agent, status="open")
+def busy_ticket(team, agent, *, children: int, status="open", **fields):
+    """A ticket of the team with `children` public and internal comments, public and internal
+    events, and active work orders each."""
+    ticket = TicketFactory(team=team, assignee=agent, status=status, **fields)
     CommentFactory.create_batch(children, ticket=ticket)
+    CommentFactory.create_batch(children, ticket=ticket, internal=True, author=agent)
     for n in range(children):
         Event.objects.create(subject=ticket, actor=agent, type=EventType.FIELDS_CHANGED, data={})
+        Event.objects.create(
+            subject=ticket, actor=agent, type=EventType.COMMENT_ADDED, public=False
+        )
         WorkOrderFactory(ticket=ticket, team=team, assignee=agent, title=f"Job {n}")
     return ticket
 
 
-def busy_work_order(team, agent, *, children: int):
-    work_order = WorkOrderFactory(team=team, assignee=agent, status="in_progress")
+def busy_work_order(team, agent, *, children: int, status="in_progress"):
+    """A work order of the team with `children` unfinished checklist items, time entries and
+    events each."""
+    work_order = WorkOrderFactory(team=team, assignee=agent, status=status)
     for _ in range(children):
         ChecklistItemFactory(work_order=work_order)
         TimeEntryFactory(work_order=work_order, user=agent)
@@ -240,3 +253,167 @@ def test_a_teams_detail_costs_the_same_with_many_members(as_user, supervisor, te
     assert detail_cost(client, f"{API}/teams/{small_team.pk}/") == detail_cost(
         client, f"{API}/teams/{team.pk}/"
     )
+
+
+# --- every role, and what no other test counts ----------------------------------------------
+
+ROLES = {
+    "requester": RequesterFactory,
+    "agent": AgentFactory,
+    "supervisor": SupervisorFactory,
+    "admin": AdminFactory,
+}
+
+
+def someone(role: str, team):
+    """A user of `role`; agents and supervisors are members of `team`."""
+    return ROLES[role](teams=[team] if role in ("agent", "supervisor") else [])
+
+
+def cost(client, url: str, **params) -> int:
+    """The queries of a request (any page, HTML too) sent a second time: the first warms
+    caches (content types, the session, compiled SQL)."""
+    client.get(url, params)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200, (url, response.content[:300])
+    return len(queries)
+
+
+@pytest.mark.parametrize("role", ["requester", "agent", "supervisor", "admin"])
+@pytest.mark.parametrize("suffix", ["", "comments/", "history/", "transitions/"])
+def test_a_tickets_detail_and_children_cost_the_same_for_every_role(as_user, team, role, suffix):
+    """Only the agent's were counted, and transitions/ not at all: a supervisor's GET describes
+    the active work orders that block `resolve` (describe_active_work_orders)."""
+    user = someone(role, team)
+    requester = user if role == "requester" else RequesterFactory()
+    client, agent = as_user(user), AgentFactory(teams=[team])
+    quiet = busy_ticket(team, agent, children=1, requester=requester)
+    busy = busy_ticket(team, agent, children=30, requester=requester)
+    params = {} if suffix in ("", "transitions/") else {"page_size": 200}
+
+    small = cost(client, f"{API}/tickets/{quiet.pk}/{suffix}", **params)
+    large = cost(client, f"{API}/tickets/{busy.pk}/{suffix}", **params)
+
+    assert small == large
+    assert large <= 5
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor", "admin"])
+@pytest.mark.parametrize("suffix", ["", "checklist/", "time-entries/", "history/", "transitions/"])
+def test_a_work_orders_detail_and_children_cost_the_same_for_every_role(
+    as_user, team, agent, role, suffix
+):
+    """transitions/ was held to at most 6 with 2 checklist items only: a query for each
+    unfinished item (describe_unfinished_checklist) still passed."""
+    client = as_user(agent if role == "agent" else someone(role, team))
+    quiet = busy_work_order(team, agent, children=1)
+    busy = busy_work_order(team, agent, children=30)
+    params = {} if suffix in ("", "transitions/") else {"page_size": 200}
+
+    small = cost(client, f"{API}/work-orders/{quiet.pk}/{suffix}", **params)
+    large = cost(client, f"{API}/work-orders/{busy.pk}/{suffix}", **params)
+
+    assert small == large
+    assert large <= 5
+
+
+@pytest.mark.parametrize("role", ["requester", "agent", "supervisor", "admin"])
+def test_me_costs_the_same_with_many_teams(as_user, role):
+    user = ROLES[role]()
+    if user.is_worker:
+        user.teams.set(TeamFactory.create_batch(10))
+
+    assert cost(as_user(user), f"{API}/me/") <= 3
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor"])
+def test_the_workers_user_list_costs_the_same_for_any_page(as_user, team, role):
+    """Agents and supervisors list active workers (a query of its own), counted for admins only."""
+    teams = TeamFactory.create_batch(6)
+    for n in range(60):
+        AgentFactory(teams=teams[: n % 6 + 1])
+        RequesterFactory()
+    client = as_user(someone(role, team))
+
+    small = cost(client, f"{API}/users/", page_size=5)
+    large = cost(client, f"{API}/users/", page_size=60)
+
+    assert small == large
+    assert large <= 4
+
+
+# --- the admin's pages (its change lists are counted in test_admin_backoffice) ----------------
+
+
+@pytest.fixture
+def admin_page(client):
+    def login(role, team):
+        client.force_login(someone(role, team))
+        return client
+
+    return login
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin"])
+@pytest.mark.parametrize("status", ["open", "closed"])
+def test_a_tickets_change_page_costs_the_same_with_many_inline_rows(
+    admin_page, team, agent, role, status
+):
+    quiet = busy_ticket(team, agent, children=1, status=status)
+    busy = busy_ticket(team, agent, children=10, status=status)
+    client = admin_page(role, team)
+
+    small = cost(client, f"/admin/tickets/ticket/{quiet.pk}/change/")
+    large = cost(client, f"/admin/tickets/ticket/{busy.pk}/change/")
+
+    assert small == large
+    assert large <= 15
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin"])
+@pytest.mark.parametrize("status", ["in_progress", "verified"])
+def test_a_work_orders_change_page_costs_the_same_with_many_inline_rows(
+    admin_page, team, agent, role, status
+):
+    quiet = busy_work_order(team, agent, children=1, status=status)
+    busy = busy_work_order(team, agent, children=10, status=status)
+    client = admin_page(role, team)
+
+    small = cost(client, f"/admin/workorders/workorder/{quiet.pk}/change/")
+    large = cost(client, f"/admin/workorders/workorder/{busy.pk}/change/")
+
+    assert small == large
+    assert large <= 13
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin"])
+def test_user_and_team_change_pages_cost_the_same_with_many_teams_or_members(
+    admin_page, team, role
+):
+    lone, busy = (
+        AgentFactory(teams=[TeamFactory()]),
+        AgentFactory(teams=TeamFactory.create_batch(10)),
+    )
+    small_team, big_team = TeamFactory(), TeamFactory()
+    AgentFactory(teams=[small_team])
+    AgentFactory.create_batch(20, teams=[big_team])
+    client = admin_page(role, team)
+
+    assert cost(client, f"/admin/accounts/user/{lone.pk}/change/") == cost(
+        client, f"/admin/accounts/user/{busy.pk}/change/"
+    )
+    assert cost(client, f"/admin/accounts/team/{small_team.pk}/change/") == cost(
+        client, f"/admin/accounts/team/{big_team.pk}/change/"
+    )
+
+
+@pytest.mark.parametrize("url", ["/admin/accounts/user/", "/admin/accounts/team/"])
+def test_user_and_team_change_lists_cost_the_same_for_more_rows(admin_page, team, url):
+    client = admin_page("admin", team)
+    AgentFactory.create_batch(3, teams=[TeamFactory()])
+    small = cost(client, url)
+    for _ in range(40):
+        AgentFactory.create_batch(2, teams=[TeamFactory(), team])
+
+    assert cost(client, url) == small
