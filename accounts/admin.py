@@ -9,9 +9,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse_lazy
+from psycopg.errors import LockNotAvailable
 
 from dispatchdesk.admin import ChecksChangeListInput, RefusalsAsMessages, RefusesStalePages
 from dispatchdesk.admin_imports import ImportAdminMixin
@@ -247,6 +248,32 @@ class TeamForm(RefusesStalePages, forms.ModelForm):
         return name
 
 
+TEAM_IN_USE = (
+    "Nothing was deleted: someone is putting people or work in this team right now. "
+    "Try again in a moment."
+)
+
+
+def lock_for_deletion(team_ids) -> None:
+    """Lock the teams to delete and their memberships (FOR UPDATE, by id), without waiting.
+
+    Someone putting people or work in a team holds it (accounts.services.hold_teams,
+    dispatchdesk.workflow.hold_team) until they commit, and may lock their work or people
+    first or after: a deletion that waited for one of those teams, holding another team or a
+    membership, could close a circle of waits with them (a deadlock). So the deletion waits for
+    nobody: it is refused while someone holds what it would delete, and they go on."""
+    ids = sorted(team_ids)
+    Membership = User.teams.through
+    try:
+        list(Team.objects.select_for_update(nowait=True).filter(pk__in=ids).order_by("pk"))
+        memberships = Membership.objects.select_for_update(nowait=True).filter(team_id__in=ids)
+        list(memberships.order_by("pk").values_list("pk", flat=True))
+    except OperationalError as exc:  # the transaction is rolled back
+        if not isinstance(exc.__cause__, LockNotAvailable):
+            raise
+        raise DjangoValidationError(TEAM_IN_USE) from None
+
+
 @contextmanager
 def refused_if_given_work():
     """A team given tickets or work orders after the page offered to delete it is kept, with a
@@ -283,19 +310,13 @@ class TeamAdmin(ChecksChangeListInput, RefusalsAsMessages, admin.ModelAdmin):
             **(renamed if change else {}),
         )
 
-    # A deletion locks its teams first (FOR UPDATE, by id). Someone being put in a team at that
-    # moment holds it (accounts.services.hold_teams): the deletion then waits, and deletes their
-    # new membership too, instead of failing at its commit on it. Work being filed in an empty
-    # team holds it too (dispatchdesk.workflow.hold_team): the deletion then waits, finds the
-    # work, and is refused, as the page would have refused it.
-
     def delete_model(self, request, obj):
-        list(Team.objects.select_for_update().filter(pk=obj.pk))  # the delete view's transaction
+        lock_for_deletion([obj.pk])  # in the delete view's transaction
         with refused_if_given_work():
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        list(queryset.select_for_update().order_by("pk"))  # the deletion's transaction (actions)
+        lock_for_deletion(queryset.values_list("pk", flat=True))  # the deletion's transaction
         with refused_if_given_work():
             super().delete_queryset(request, queryset)
 

@@ -246,7 +246,7 @@ class UserImport(bulk.Importer):
         )
         moved = [change for change in plan.updates if "teams" in change.diff]
         # The teams held first, as accounts.services.user_update holds them: a team deleted
-        # meanwhile is a batch changed meanwhile, and a deletion waits instead of crossing us.
+        # meanwhile is a batch changed meanwhile, and a deletion is refused while we hold it.
         joining = [change for change in [*plan.creates, *moved] if change.values["teams"]]
         self.teams.hold(joining, lambda change: change.values["teams"], "teams")
         Membership = User.teams.through
@@ -270,8 +270,8 @@ class UserImport(bulk.Importer):
         if named.filter(role=Role.ADMIN, is_active=True).exists():
             lock_active_admins()
         lock_people(named)
-        # And the teams it puts people in, against their deletion, for the whole run: held
-        # batch by batch, a later batch waited for a deletion that waited for an earlier one.
+        # And the teams it puts people in, against their deletion, for the whole run: a team
+        # deleted between two batches would fail the second.
         team_names = {name for names in self.given_values(rows, "teams") for name in names}
         Team.objects.held({pk for pk in map(self.teams.id_of, team_names) if pk is not None})
 

@@ -188,8 +188,7 @@ def lock_for_edit(obj, changes: dict):
 def hold_team(team: Team) -> None:
     """Keep `team`, which work is being put in, from being deleted until the transaction ends,
     and refuse on `team` one deleted (in the admin) since the request named it: the work's
-    foreign key would fail the commit. An empty team's deletion waits for this in turn, then
-    finds the work and is refused."""
+    foreign key would fail the commit. A team's deletion is refused while it is held."""
     if not Team.objects.held([team.pk]):
         raise ValidationError({"team": [TEAM_DELETED]})
 

@@ -58,6 +58,8 @@ class WorkItemImport(bulk.Importer):
     plain_columns: ClassVar[tuple[str, ...]]
     stamps = ("updated_at", "updated_by_id")
     version_field = "updated_at"
+    # Fields a change of status writes by itself (when the work was resolved, closed).
+    status_stamps: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -119,7 +121,8 @@ class WorkItemImport(bulk.Importer):
         which is read-only as in the API: a row may place any status, and one that reopens the
         work may change the rest with it."""
         finished = self.model.TERMINAL_STATUSES
-        edited = sorted(bulk.history_name(self.model, name) for name in changes if name != "status")
+        given = set(changes) - {"status", *self.status_stamps}
+        edited = sorted(bulk.history_name(self.model, name) for name in given)
         if not (edited and current["status"] in finished and after["status"] in finished):
             return False
         noun = self.model._meta.verbose_name
@@ -212,8 +215,8 @@ class WorkItemImport(bulk.Importer):
         moved = self.given_values(moving, "external_ref")  # valid ones: the others are reported
         holders = where_in(self.model.objects.all(), "external_ref", moved).values("assignee_id")
         lock_people(User.objects.filter(Q(pk__in=named.values("pk")) | Q(pk__in=holders)))
-        # And the teams it puts work in, against their deletion, for the whole run: held batch
-        # by batch, a later batch would wait for a deletion that waited for an earlier one.
+        # And the teams it puts work in, against their deletion, for the whole run: a team
+        # deleted between two batches would fail the second.
         team_names = self.given_values(rows, "team")
         Team.objects.held(pk for pk in map(self.directory.teams.id_of, team_names) if pk)
 
@@ -285,6 +288,7 @@ class WorkItemImport(bulk.Importer):
 class TicketImport(WorkItemImport):
     model = Ticket
     noun = "tickets"
+    status_stamps = frozenset({"resolved_at", "closed_at"})
     columns = {
         "external_ref": bulk.Text.of(Ticket, "external_ref"),
         "title": bulk.Text.of(Ticket, "title"),

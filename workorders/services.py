@@ -2,6 +2,7 @@ from datetime import date
 
 from django.db import transaction
 from django.db.models import Max
+from django.http import Http404
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -64,11 +65,18 @@ def ensure_own_team(by: User, team: Team) -> None:
 
 
 def lock_ticket_for_work(ticket: Ticket) -> Ticket:
-    """`ticket` locked, to be given a work order: only a ticket still being worked takes one."""
-    ticket = workflow.lock(ticket)
+    """`ticket` locked, to be given a work order; one deleted since the request named it is
+    refused on `ticket`, as a team deleted meanwhile is on `team`."""
+    try:
+        return workflow.lock(ticket)
+    except Http404:
+        raise ValidationError({"ticket": ["This ticket has been deleted."]}) from None
+
+
+def ensure_open_for_work(ticket: Ticket) -> None:
+    """Only a ticket still being worked takes new work orders."""
     if ticket.status not in Ticket.OPEN_FOR_WORK:
         raise Conflict(f"A {ticket.status} ticket takes no new work orders.")
-    return ticket
 
 
 def link_to_ticket(work_order: WorkOrder, ticket: Ticket, by: User) -> None:
@@ -97,6 +105,8 @@ def work_order_create(
     team = team or (ticket.team if ticket else Team.objects.default())
     ensure_own_team(by, team)
     ensure_schedule(WorkOrder(), fields)
+    if ticket is not None:  # its state after the role and the inputs
+        ensure_open_for_work(ticket)
     workflow.hold_team(team)  # the last lock, as a change takes it (workflow.apply_changes)
     work_order = WorkOrder(
         title=title,
@@ -152,6 +162,7 @@ def work_order_update(
     ensure_schedule(work_order, changes)
     if links:  # the work order locked first, then its new ticket, as every path locks them
         changes["ticket"] = lock_ticket_for_work(ticket)
+        ensure_open_for_work(changes["ticket"])
     work_order = workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
     if links:  # after the edits: the ticket's history names the work order as it now is
         link_to_ticket(work_order, changes["ticket"], by)

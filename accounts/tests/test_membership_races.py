@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from accounts import services
+from accounts.admin import TEAM_IN_USE
 from accounts.models import Team, User
 from accounts.services import team_update, user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
@@ -18,6 +19,7 @@ from dispatchdesk import workflow
 from dispatchdesk.tests.concurrency import (
     Meanwhile,
     in_this_thread_first,
+    messages_on,
     team_deleted_in_the_admin,
     then_meanwhile,
 )
@@ -360,11 +362,12 @@ def test_work_moved_after_it_was_reassigned_and_a_team_change_do_not_deadlock(mo
 
 def test_a_team_deleted_in_the_admin_while_someone_joins_it(client_for, monkeypatch):
     """The deletion collected the team's memberships, then waited for the team, which the
-    joining held: the new membership committed, and the deletion failed at its commit on it."""
+    joining held: the new membership committed, and the deletion failed at its commit on it.
+    The deletion now waits for nobody: it is refused while the team is held."""
     admin, agent, night = AdminFactory(), AgentFactory(), TeamFactory(name="Night shift")
     answers = []
     deletion = team_deleted_in_the_admin(admin, night, answers)
-    # After the teams are held and the membership written: the deletion waits for the team.
+    # After the teams are held and the membership written.
     monkeypatch.setattr(services, "release_work", then_meanwhile(services.release_work, deletion))
 
     response = client_for(admin).patch(
@@ -372,15 +375,16 @@ def test_a_team_deleted_in_the_admin_while_someone_joins_it(client_for, monkeypa
     )
     deletion.finish()
 
-    assert (response.status_code, deletion.outcome, answers[0].status_code) == (200, "done", 302)
-    assert not Team.objects.filter(pk=night.pk).exists()
-    assert not agent.teams.exists()
+    assert (response.status_code, deletion.outcome) == (200, "done")
+    assert messages_on(answers[0]) == [TEAM_IN_USE]
+    assert list(agent.teams.all()) == [night]
 
 
 def test_a_team_deleted_between_two_batches_of_a_user_import(tmp_path, monkeypatch):
     """The import held each batch's teams as it wrote that batch: its first batch had taken
     Una out of Night shift (her membership row locked), the deletion locked the team and
-    waited for that row, and the second batch, putting Vic in Night shift, waited for the team."""
+    waited for that row, and the second batch, putting Vic in Night shift, waited for the team.
+    The import now holds them for its whole run, and the deletion is refused meanwhile."""
     from accounts import imports
     from dispatchdesk.tests.importing import run, write_csv
 
@@ -404,8 +408,10 @@ def test_a_team_deleted_between_two_batches_of_a_user_import(tmp_path, monkeypat
     deletion.finish()
 
     assert outcome.ok, outcome.failure
-    assert (deletion.outcome, answers[0].status_code) == ("done", 302)  # after the import
-    assert not Team.objects.filter(pk=night.pk).exists()
+    assert (deletion.outcome, messages_on(answers[0])) == ("done", [TEAM_IN_USE])
+    assert set(Team.objects.get(pk=night.pk).members.values_list("email", flat=True)) == {
+        "vic@example.com"
+    }
 
 
 @pytest.mark.parametrize("options", [[], ["--skip-invalid"]])

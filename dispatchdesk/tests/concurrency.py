@@ -101,9 +101,14 @@ def in_this_thread_first(action, main=None):
 
 
 def team_deleted_in_the_admin(admin, team, answers: list) -> Meanwhile:
-    """`admin` confirming `team`'s deletion on its admin page, meanwhile; the answer goes to
-    `answers`."""
+    """`admin` confirming `team`'s deletion on its admin page, meanwhile; the page it ends on
+    (redirects followed) goes to `answers`."""
     browser = Client()
     browser.force_login(admin)
     url = f"/admin/accounts/team/{team.pk}/delete/"
-    return Meanwhile(lambda: answers.append(browser.post(url, {"post": "yes"})))
+    return Meanwhile(lambda: answers.append(browser.post(url, {"post": "yes"}, follow=True)))
+
+
+def messages_on(page) -> list[str]:
+    """The messages an admin page shows."""
+    return [str(message) for message in page.context["messages"]]

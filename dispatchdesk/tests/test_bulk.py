@@ -341,3 +341,24 @@ def test_an_import_changes_finished_work_only_with_a_status_that_reopens_it(
         "Rewritten",
         "bo@example.com",
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("before", "after"), [("closed", "cancelled"), ("cancelled", "closed")])
+def test_an_import_moves_finished_tickets_between_finished_statuses(tmp_path, before, after):
+    """The times the move stamps or clears (`closed_at`, `resolved_at`) were taken for edits
+    of the row's, and the move refused."""
+    from django.utils import timezone
+
+    stamps = {"resolved_at": timezone.now(), "closed_at": timezone.now()}
+    ticket = TicketFactory(
+        status=before, external_ref="R-1", **(stamps if before == "closed" else {})
+    )
+    row = {"external_ref": "R-1", "status": after}
+
+    outcome = run("import_tickets", write_csv(tmp_path / "rows.csv", list(TICKET_COLUMNS), [row]))
+
+    assert outcome.ok, outcome.errors
+    ticket.refresh_from_db()
+    assert ticket.status == after
+    assert (ticket.closed_at is not None) == (after == "closed")

@@ -19,11 +19,17 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
+from accounts.admin import TEAM_IN_USE
 from accounts.models import User
 from accounts.services import user_update
 from accounts.tests.factories import AdminFactory, AgentFactory, SupervisorFactory, TeamFactory
 from dispatchdesk.models import IdempotencyKey
-from dispatchdesk.tests.concurrency import Meanwhile, team_deleted_in_the_admin, then_meanwhile
+from dispatchdesk.tests.concurrency import (
+    Meanwhile,
+    messages_on,
+    team_deleted_in_the_admin,
+    then_meanwhile,
+)
 from dispatchdesk.tests.test_admin_backoffice import TICKETS, change_url, form_data
 from tickets import services as ticket_services
 from tickets.choices import TicketStatus
@@ -255,7 +261,6 @@ def test_teams_held_and_teams_deleted_at_once_do_not_deadlock(client_for):
     """hold_teams locks in the table's physical order, the bulk deletion by id. Team A was
     renamed (its row now lies after B's); B is being changed (team_update holds it FOR NO KEY
     UPDATE) as an admin deletes A and B and another admin puts someone in A and B."""
-    import threading
 
     from accounts.models import Team
     from accounts.services import team_update
@@ -280,29 +285,31 @@ def test_teams_held_and_teams_deleted_at_once_do_not_deadlock(client_for):
             browser.post(
                 "/admin/accounts/team/",
                 {"action": "delete_selected", "_selected_action": [a.pk, b.pk], "post": "yes"},
+                follow=True,
             )
         )
     )
-    deletion.start()  # locks A, waits for B
-    threading.Timer(1.0, other.commit).start()  # the team change on B ends
+    deletion.start()  # refused at once: B is held (it locked A, then waited for B)
 
     response = client_for(admin).patch(
         f"/api/v1/users/{agent.pk}/", {"teams": [a.pk, b.pk]}, format="json"
     )
     deletion.finish()
+    other.commit()  # the team change on B ends
     other.close()
 
     assert deletion.outcome == "done", deletion.outcome
-    assert response.status_code == 400, response.content[:300]
-    assert not Team.objects.filter(pk__in=[a.pk, b.pk]).exists()
+    assert response.status_code == 200, response.content[:300]
+    assert Team.objects.filter(pk__in=[a.pk, b.pk]).count() == 2
+    assert messages_on(answers[0]) == [TEAM_IN_USE]
 
 
 def test_a_team_deleted_in_the_admin_while_an_import_moves_its_member(tmp_path, monkeypatch):
     """The import deletes Alex's membership of Night shift and writes it again (teams changed:
-    Night shift;Field); the deletion, holding the team FOR UPDATE, waits for that deleted
-    membership; the import's commit waits for the team (its new membership's foreign key)."""
+    Night shift;Field); the deletion, holding the team FOR UPDATE, waited for that deleted
+    membership; the import's commit waited for the team (its new membership's foreign key).
+    The deletion now waits for nobody: it is refused while the import holds the team."""
     from accounts import imports
-    from accounts.models import Team
     from accounts.tests.factories import AdminFactory
     from dispatchdesk.tests.importing import run, write_csv
 
@@ -322,7 +329,6 @@ def test_a_team_deleted_in_the_admin_while_an_import_moves_its_member(tmp_path, 
     outcome = run("import_users", path)
     deletion.finish()
 
-    assert deletion.outcome == "done", deletion.outcome
+    assert (deletion.outcome, messages_on(answers[0])) == ("done", [TEAM_IN_USE])
     assert outcome.ok, outcome.failure
-    assert not Team.objects.filter(pk=night.pk).exists()
-    assert set(alex.teams.values_list("name", flat=True)) == {"Field"}
+    assert set(alex.teams.values_list("name", flat=True)) == {"Field", "Night shift"}

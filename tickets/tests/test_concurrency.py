@@ -78,17 +78,17 @@ def test_a_stale_copy_cannot_overwrite_a_transition(cast):
     assert Event.objects.for_object(ticket).count() == 1
 
 
-def delete_in_the_admin(obj, admin, how: str, **options):
+def delete_in_the_admin(obj, admin, how: str, *, also=(), **options):
     """An admin confirms the deletion of `obj` (a ticket, a team) on its page, or with the bulk
-    action."""
+    action (of `obj` and `also`)."""
     browser = Client()
     browser.force_login(admin)
     changelist = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/"
     if how == "its page":
         url, data = f"{changelist}{obj.pk}/delete/", {"post": "yes"}
     else:
-        url = changelist
-        data = {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+        url, chosen = changelist, [obj.pk, *(other.pk for other in also)]
+        data = {"action": "delete_selected", "_selected_action": chosen, "post": "yes"}
     return browser.post(url, data, **options)
 
 
@@ -223,36 +223,56 @@ def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypat
 @needs_postgresql
 @pytest.mark.parametrize("kind", ["ticket", "work order"])
 @pytest.mark.parametrize("how", ["its page", "the bulk action"])
+@pytest.mark.parametrize("when", ["as it is filed", "filed since the page was shown"])
 def test_an_empty_team_deleted_in_the_admin_as_work_is_filed_in_it_is_kept(
-    cast, client_for, monkeypatch, kind, how
+    cast, client_for, monkeypatch, kind, how, when
 ):
     """The deletion did not wait for the work being filed: the team was deleted, and the work
-    failed its commit on it (an error page)."""
+    failed its commit on it (an error page). Work committed after the page checked for it made
+    the deletion an error page (its protected work)."""
+    from accounts.admin import TEAM_IN_USE, TeamAdmin
     from accounts.models import Team
     from accounts.tests.factories import TeamFactory
+    from dispatchdesk.tests.concurrency import messages_on
     from workorders import services as work_order_services
     from workorders.models import WorkOrder
 
     night = TeamFactory(name="Night shift")
-    pages = []
-    deletion = Meanwhile(
-        lambda: pages.append(delete_in_the_admin(night, cast["admin"], how, follow=True))
-    )
-    # The work written, not committed: the deletion finds no work on the team, and locks it.
-    services = ticket_services if kind == "ticket" else work_order_services
-    monkeypatch.setattr(services, "record", then_meanwhile(services.record, deletion))
+    supervisor = client_for(cast["supervisor"])
+    if when == "as it is filed":
+        pages = []
+        deletion = Meanwhile(
+            lambda: pages.append(delete_in_the_admin(night, cast["admin"], how, follow=True))
+        )
+        # The work written, not committed: the deletion finds no work on the team.
+        services = ticket_services if kind == "ticket" else work_order_services
+        monkeypatch.setattr(services, "record", then_meanwhile(services.record, deletion))
+        response = file_work(kind, cast["supervisor"], night, supervisor)
+        deletion.finish()
+        assert (response.status_code, deletion.outcome) == (201, "done")
+        expected = TEAM_IN_USE
+    else:
+        filed = []
+        filing = Meanwhile(lambda: filed.append(file_work(kind, None, night, supervisor)))
+        checked = TeamAdmin.get_deleted_objects
 
-    response = file_work(kind, cast["supervisor"], night, client_for(cast["supervisor"]))
-    deletion.finish()
+        def checked_then_filed(self, objs, request):  # the page checks the team for work
+            found = checked(self, objs, request)
+            filing.finish()
+            return found
 
-    assert (response.status_code, deletion.outcome, pages[0].status_code) == (201, "done", 200)
+        monkeypatch.setattr(TeamAdmin, "get_deleted_objects", checked_then_filed)
+        pages = [delete_in_the_admin(night, cast["admin"], how, follow=True)]
+        assert (filing.outcome, filed[0].status_code) == ("done", 201)
+        expected = (
+            "Nothing was deleted: work was filed in the team since the page was shown. A team "
+            "with tickets or work orders is kept; move them to another team first."
+        )
+
+    assert (pages[0].status_code, messages_on(pages[0])) == (200, [expected])
     assert Team.objects.filter(pk=night.pk).exists()
     model = Ticket if kind == "ticket" else WorkOrder
     assert model.objects.filter(team_id=night.pk).count() == 1
-    assert (
-        "Nothing was deleted: work was filed in the team since the page was shown. A team with "
-        "tickets or work orders is kept; move them to another team first."
-    ) in [str(message) for message in pages[0].context["messages"]]
 
 
 @needs_postgresql
@@ -376,3 +396,61 @@ def test_an_import_into_a_team_deleted_before_it_writes_names_the_team(
         in outcome.failure
     )
     assert not model.objects.filter(external_ref="N-1").exists()
+
+
+@needs_postgresql
+@pytest.mark.parametrize("api_write", ["work-order create", "ticket move"])
+def test_an_import_an_api_write_and_a_bulk_team_deletion_do_not_deadlock(
+    cast, client_for, tmp_path, monkeypatch, api_write
+):
+    """An import holds the teams its file names before the rows it updates; the API holds a
+    team after the work it locks. A bulk deletion of two teams locked the first and waited for
+    the second: the import held Beta and waited for the ticket, the API request held the ticket
+    and waited for Alpha, the deletion held Alpha and waited for Beta (a deadlock). A deletion
+    now waits for nobody: it is refused while a team it would delete is held."""
+    from accounts.admin import TEAM_IN_USE
+    from accounts.tests.factories import TeamFactory
+    from dispatchdesk.tests.concurrency import messages_on
+    from dispatchdesk.tests.importing import run, write_csv
+    from tickets.imports import TICKET_COLUMNS, TicketImport
+
+    alpha, beta = TeamFactory(name="Alpha"), TeamFactory(name="Beta")  # empty; by id alpha first
+    ticket = TicketFactory(team=cast["team"], status="open", external_ref="T-1")
+    row = {"external_ref": "T-1", "title": "Imported title", "team": "Beta"}
+    path = write_csv(tmp_path / "tickets.csv", list(TICKET_COLUMNS), [row])
+    pages, answers = [], []
+    deletion = Meanwhile(
+        lambda: pages.append(
+            delete_in_the_admin(alpha, cast["admin"], "the bulk action", also=[beta], follow=True)
+        )
+    )
+    api = client_for(cast["supervisor"])
+    if api_write == "work-order create":
+        body = {"title": "Fix", "ticket": ticket.pk, "team": alpha.pk}
+        other = Meanwhile(lambda: answers.append(api.post("/api/v1/work-orders/", body)))
+    else:
+        url = f"/api/v1/tickets/{ticket.pk}/"
+        other = Meanwhile(lambda: answers.append(api.patch(url, {"team": alpha.pk})))
+    write, main = TicketImport.write, threading.current_thread()
+
+    def others_then_write(self, plan):  # the file's teams held (lock_ahead): Beta
+        if threading.current_thread() is main:
+            deletion.start()  # refused now; it locked Alpha, then waited for Beta
+            other.start()  # locks the ticket, then Alpha
+        return write(self, plan)  # locks the ticket
+
+    monkeypatch.setattr(TicketImport, "write", others_then_write)
+
+    outcome = run("import_tickets", path)
+    deletion.finish()
+    other.finish()
+
+    assert (deletion.outcome, other.outcome) == ("done", "done")
+    assert messages_on(pages[0]) == [TEAM_IN_USE]
+    if api_write == "work-order create":
+        assert (answers[0].status_code, outcome.ok) == (201, True), outcome.failure
+        assert Ticket.objects.get(pk=ticket.pk).team_id == beta.pk
+    else:  # the import read the ticket before the move: it is refused, as changed meanwhile
+        assert answers[0].status_code == 200
+        assert "line 2: changed by someone else since the import read them" in outcome.failure
+        assert Ticket.objects.get(pk=ticket.pk).team_id == alpha.pk

@@ -571,3 +571,40 @@ def test_a_work_order_sent_back_as_read_keeps_a_ticket_the_agent_may_not_see(
     response = agent.patch(f"/api/v1/work-orders/{other.pk}/", {"ticket": hidden.pk})
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["ticket"]
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "answer"),
+    [
+        ("an agent of another team", 403, "Agents work with work orders of their own teams"),
+        ("a schedule ending before it starts", 400, "scheduled_end"),
+        ("the ticket deleted meanwhile", 400, "ticket"),
+    ],
+)
+def test_a_work_order_for_a_closed_ticket_is_refused_for_its_role_and_inputs_first(
+    client_for, cast, monkeypatch, case, status, answer
+):
+    """Locking the ticket first, the create answered 409 (the closed ticket) before the 403
+    and 400 it answered before; a ticket deleted meanwhile was a 404 on the list's POST."""
+    from tickets.models import Ticket
+    from workorders import serializers
+
+    user = cast["outsider_agent"] if case.startswith("an agent") else cast["supervisor"]
+    ticket = TicketFactory(team=cast["team"], status="closed", requester=user)
+    body = {"title": "Fix", "ticket": ticket.pk}
+    if case.startswith("a schedule"):
+        body |= {"scheduled_start": "2026-01-02T10:00:00Z", "scheduled_end": "2026-01-01T10:00Z"}
+    if case.startswith("the ticket"):
+        create = serializers.work_order_create
+
+        def deleted_first(**kwargs):
+            Ticket.objects.filter(pk=ticket.pk).delete()
+            return create(**kwargs)
+
+        monkeypatch.setattr(serializers, "work_order_create", deleted_first)
+
+    response = client_for(user).post("/api/v1/work-orders/", body, format="json")
+
+    assert response.status_code == status
+    assert answer in (response.json()["detail"] if status == 403 else response.json()["fields"])
+    assert not WorkOrder.objects.exists()
