@@ -22,7 +22,7 @@ class TeamManager(models.Manager):
         a membership or a user written into a team deleted meanwhile fails its foreign key at
         the commit. On PostgreSQL `FOR KEY SHARE`, by id: the lock that foreign key takes at
         commit, taken now; a team's rename or change of members (FOR NO KEY UPDATE) does not wait
-        for it, and a deletion (FOR UPDATE, by id) waits for it or is waited for."""
+        for it, and a deletion (accounts.admin.lock_for_deletion) is refused while it is held."""
         ids = sorted(set(ids))
         if not ids:
             return set()

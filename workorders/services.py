@@ -105,9 +105,9 @@ def work_order_create(
     team = team or (ticket.team if ticket else Team.objects.default())
     ensure_own_team(by, team)
     ensure_schedule(WorkOrder(), fields)
+    workflow.hold_team(team)  # the last lock, as a change takes it (workflow.apply_changes)
     if ticket is not None:  # its state after the role and the inputs
         ensure_open_for_work(ticket)
-    workflow.hold_team(team)  # the last lock, as a change takes it (workflow.apply_changes)
     work_order = WorkOrder(
         title=title,
         ticket=ticket,

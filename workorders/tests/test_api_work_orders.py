@@ -608,3 +608,30 @@ def test_a_work_order_for_a_closed_ticket_is_refused_for_its_role_and_inputs_fir
     assert response.status_code == status
     assert answer in (response.json()["detail"] if status == 403 else response.json()["fields"])
     assert not WorkOrder.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["agent", "supervisor"])
+def test_a_team_deleted_meanwhile_is_400_before_a_closed_tickets_409(
+    cast, client_for, monkeypatch, who
+):
+    """A supervisor got the closed ticket's 409 where an agent got the 400 on `team`."""
+    from accounts.models import Team
+    from accounts.tests.factories import AgentFactory, SupervisorFactory, TeamFactory
+    from workorders import serializers
+
+    night = TeamFactory(name="Night shift")
+    user = (AgentFactory if who == "agent" else SupervisorFactory)(teams=[cast["team"], night])
+    ticket = TicketFactory(team=cast["team"], status="closed")
+    create = serializers.work_order_create
+
+    def team_deleted_first(**kwargs):
+        Team.objects.filter(pk=night.pk).delete()
+        return create(**kwargs)
+
+    monkeypatch.setattr(serializers, "work_order_create", team_deleted_first)
+    body = {"title": "Fix", "ticket": ticket.pk, "team": night.pk}
+
+    response = client_for(user).post("/api/v1/work-orders/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"team": ["This team has been deleted."]}
