@@ -177,8 +177,8 @@ def test_a_ticket_reopened_as_the_admin_deletes_it_is_kept(cast, monkeypatch, ho
     ]
 
 
-def file_work(kind: str, by, team, client, moved=None):
-    """`by` files a ticket or a work order in `team` (or moves `moved` there) through the API."""
+def file_work(kind: str, team, client, moved=None):
+    """`client`'s user files a ticket or a work order in `team` (or moves `moved` there)."""
     api = "/api/v1/tickets/" if kind == "ticket" else "/api/v1/work-orders/"
     if moved is not None:
         return client.patch(f"{api}{moved.pk}/", {"team": team.pk}, format="json")
@@ -213,7 +213,7 @@ def test_work_put_in_a_team_deleted_meanwhile_is_400(cast, client_for, monkeypat
     )
     user = cast["supervisor"] if by == "supervisor" else AgentFactory(teams=[cast["team"], night])
 
-    response = file_work(kind, user, night, client_for(user), moved)
+    response = file_work(kind, night, client_for(user), moved)
 
     assert (deletion.outcome, response.status_code) == ("done", 400)
     assert response.json()["fields"] == {"team": ["This team has been deleted."]}
@@ -247,13 +247,13 @@ def test_an_empty_team_deleted_in_the_admin_as_work_is_filed_in_it_is_kept(
         # The work written, not committed: the deletion finds no work on the team.
         services = ticket_services if kind == "ticket" else work_order_services
         monkeypatch.setattr(services, "record", then_meanwhile(services.record, deletion))
-        response = file_work(kind, cast["supervisor"], night, supervisor)
+        response = file_work(kind, night, supervisor)
         deletion.finish()
         assert (response.status_code, deletion.outcome) == (201, "done")
         expected = TEAM_IN_USE
     else:
         filed = []
-        filing = Meanwhile(lambda: filed.append(file_work(kind, None, night, supervisor)))
+        filing = Meanwhile(lambda: filed.append(file_work(kind, night, supervisor)))
         checked = TeamAdmin.get_deleted_objects
 
         def checked_then_filed(self, objs, request):  # the page checks the team for work
