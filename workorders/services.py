@@ -162,6 +162,9 @@ def work_order_update(
     ensure_schedule(work_order, changes)
     if links:  # the work order locked first, then its new ticket, as every path locks them
         changes["ticket"] = lock_ticket_for_work(ticket)
+        moved_to = changes.get("team")
+        if moved_to is not None and moved_to.pk != work_order.team_id:
+            workflow.hold_team(moved_to)  # a team deleted meanwhile: its 400 first, as on create
         ensure_open_for_work(changes["ticket"])
     work_order = workflow.apply_changes(work_order, by=by, changes=changes, editable=EDITABLE)
     if links:  # after the edits: the ticket's history names the work order as it now is

@@ -635,3 +635,32 @@ def test_a_team_deleted_meanwhile_is_400_before_a_closed_tickets_409(
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"team": ["This team has been deleted."]}
+
+
+@pytest.mark.parametrize("who", ["agent", "supervisor"])
+def test_a_link_and_a_move_to_a_team_deleted_meanwhile_is_400_before_a_closed_tickets_409(
+    cast, client_for, monkeypatch, who
+):
+    """Linking a work order to a closed ticket while moving it to a team deleted meanwhile: a
+    supervisor got the ticket's 409 where an agent got the 400 on `team`."""
+    from accounts.models import Team
+    from accounts.tests.factories import AgentFactory, SupervisorFactory, TeamFactory
+    from workorders import serializers
+
+    night = TeamFactory(name="Night shift")
+    user = (AgentFactory if who == "agent" else SupervisorFactory)(teams=[cast["team"], night])
+    ticket = TicketFactory(team=cast["team"], status="closed")
+    work_order = WorkOrderFactory(team=cast["team"])
+    update = serializers.work_order_update
+
+    def team_deleted_first(**kwargs):
+        Team.objects.filter(pk=night.pk).delete()
+        return update(**kwargs)
+
+    monkeypatch.setattr(serializers, "work_order_update", team_deleted_first)
+    body = {"ticket": ticket.pk, "team": night.pk}
+
+    response = client_for(user).patch(f"/api/v1/work-orders/{work_order.pk}/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"team": ["This team has been deleted."]}
