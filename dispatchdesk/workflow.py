@@ -117,8 +117,13 @@ def unmet_guards(obj, transition, user) -> list[str]:
 
 
 def available_transitions(obj, user) -> list[dict]:
-    """What `user` may fire now: state, role and guards all satisfied."""
-    return transition_choices(obj, user)[0]
+    """What `user` may fire now: state, role and guards all satisfied. The guards' messages,
+    which may take queries of their own (naming the active work orders), are not made."""
+    return [
+        offered(t)
+        for t in transitions_from_current_state(obj)
+        if t.has_perm(obj, user) and all(condition(obj) for condition in t.conditions)
+    ]
 
 
 def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
@@ -129,12 +134,16 @@ def transition_choices(obj, user) -> tuple[list[dict], list[dict]]:
         if not t.has_perm(obj, user):
             continue
         unmet = unmet_guards(obj, t, user)
-        option = {"name": t.name, "target": t.target}
         if unmet:
-            blocked.append({**option, "unmet": unmet})
+            blocked.append({"name": t.name, "target": t.target, "unmet": unmet})
         else:
-            available.append({**option, "needs": t.custom.get("needs", [])})
+            available.append(offered(t))
     return available, blocked
+
+
+def offered(transition) -> dict:
+    needs = transition.custom.get("needs", [])
+    return {"name": transition.name, "target": transition.target, "needs": needs}
 
 
 class AssigneeNotLocked(Exception):
@@ -303,6 +312,16 @@ def as_history_value(value):
     return value.pk if hasattr(value, "pk") else value
 
 
+def current_value(obj, field: str):
+    """`obj`'s value of `field` as history records it: a relation by its id, the object it
+    names not read."""
+    return getattr(obj, obj._meta.get_field(field).attname)
+
+
+def changes_field(obj, field: str, changes: dict) -> bool:
+    return current_value(obj, field) != as_history_value(changes[field])
+
+
 def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
     """Write field edits to a locked object and record `{"field": [old, new]}` of real changes.
 
@@ -310,7 +329,10 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
     again, as a client sends back what it read, keeps the due date); the team can only change to
     one the assignee belongs to.
     """
-    refused = sorted(set(changes) - editable)
+    # A field sent back as read is no change, so only a new value needs the role's leave.
+    refused = sorted(
+        field for field in set(changes) - editable if changes_field(obj, field, changes)
+    )
     if refused:
         raise PermissionDenied(f"The {by.role} role may not change: {', '.join(refused)}.")
     if changes.get("priority", obj.priority) != obj.priority and "due_at" not in changes:
@@ -326,10 +348,8 @@ def apply_changes(obj, *, by, changes: dict, editable: frozenset[str]):
 
     diff = {}
     for field, new in changes.items():
-        # A relation by its id: the object it names is not read for the comparison.
-        old = getattr(obj, obj._meta.get_field(field).attname)
-        if old != as_history_value(new):
-            diff[field] = [old, as_history_value(new)]
+        if changes_field(obj, field, changes):
+            diff[field] = [current_value(obj, field), as_history_value(new)]
             setattr(obj, field, new)
     if diff:
         obj.updated_by = by

@@ -193,9 +193,9 @@ def test_requester_may_not_change_other_fields(client_for, cast, field):
     ticket = TicketFactory(team=cast["team"], requester=cast["requester"])
     values = {
         "priority": "urgent",
-        "team": cast["team"].pk,
+        "team": cast["other_team"].pk,
         "due_at": "2030-01-01T00:00:00Z",
-        "requester": cast["requester"].pk,
+        "requester": cast["other_requester"].pk,
     }
 
     response = client_for(cast["requester"]).patch(
@@ -203,7 +203,29 @@ def test_requester_may_not_change_other_fields(client_for, cast, field):
     )
 
     assert response.status_code == 403
-    assert field in response.json()["detail"]
+    named = "for themselves" if field == "requester" else field
+    assert named in response.json()["detail"]
+
+
+def test_requester_sends_their_new_ticket_back_as_read(client_for, cast, saved_as_read):
+    """Their fields the role may not change, sent back unchanged, were a 403 naming them: the
+    browsable API's form sends what it read."""
+    ticket = TicketFactory(team=cast["team"], requester=cast["requester"], title="Old")
+    client = client_for(cast["requester"])
+    fields = ["title", "description", "priority", "team", "requester", "due_at"]
+
+    response = saved_as_read(client, detail_url(ticket), fields, title="New")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["title"] == "New"
+    changed = Event.objects.for_object(ticket).get(type="fields_changed").data
+    assert changed == {"title": ["Old", "New"]}
+    # One of them changed is still refused, and nothing is written.
+    response = saved_as_read(client, detail_url(ticket), fields, title="Newer", priority="urgent")
+    assert response.status_code == 403
+    assert "priority" in response.json()["detail"]
+    ticket.refresh_from_db()
+    assert (ticket.title, ticket.priority) == ("New", "normal")
 
 
 def test_agent_edit_records_exactly_what_changed(client_for, cast):
