@@ -15,6 +15,10 @@ never count a large result to its last row:
   the exact limit is margin enough because those lists name the user's teams as values, which
   PostgreSQL estimates from its statistics (see tickets.models.worker_sees).
 
+- A view may hand over something that finds the ids in the list's order faster than the list's
+  own query (`ordered_ids`: the ticket list's one-term search, tickets.word_search): it finds at
+  most 1,001 for the count, as the probe does, and beyond them the ids of the page asked for.
+
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
 either way: a page reads one row more than it shows. The lists that stay small (an object's
 comments and history, users, teams) count exactly beyond 1,000 too (`ExactCountPaginator`).
@@ -77,8 +81,20 @@ class CappedCountPaginator(DjangoPaginator):
     exact_count_limit = 1000
     estimates = True
 
-    def __init__(self, object_list, per_page, *args, unfiltered=None, compiled_key=None, **kwargs):
+    def __init__(
+        self,
+        object_list,
+        per_page,
+        *args,
+        unfiltered=None,
+        compiled_key=None,
+        ordered_ids=None,
+        **kwargs,
+    ):
         super().__init__(object_list, per_page, *args, **kwargs)
+        # What finds the rows' ids in the list's order faster than `object_list` does, when the
+        # caller has one (tickets.word_search): `first(n)` the first n ids, `estimate()`.
+        self.ordered_ids = ordered_ids
         # The rows before the request's filters (visibility applied): a page of rows already
         # found by id is read from these, without running the filters (a search) once more.
         self.unfiltered = unfiltered
@@ -179,10 +195,14 @@ class CappedCountPaginator(DjangoPaginator):
     def _sorted(self) -> bool:
         """Whether the probe's ids are in the list's order: on other databases they are read in
         it, and an empty probe ran no SQL."""
+        if self.ordered_ids is not None:
+            return True
         return not (self._postgresql and self._probe) or self._probe_query[2]
 
     @cached_property
     def _estimate(self) -> int | None:
+        if self.ordered_ids is not None:
+            return self.ordered_ids.estimate()
         if not self.estimates or not self._postgresql or self._matches_nothing:
             return None
         return planner_estimate(*self._sql, self.object_list.db)
@@ -193,12 +213,15 @@ class CappedCountPaginator(DjangoPaginator):
         `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
+        limit = self.exact_count_limit + 1
+        if self.ordered_ids is not None:
+            ids = self.ordered_ids.first(limit)  # as cheap as the estimate, and exact
+            return ids if len(ids) < limit else None
         if self._matches_nothing:
             return []  # there is no SQL to run
         estimate = self._estimate if self.estimate_first else None
         if estimate is not None and estimate > self.trust_estimate_above:
             return None
-        limit = self.exact_count_limit + 1
         if self._postgresql:
             # One row holding an array: far cheaper to read than a thousand rows.
             sql, params, _ = self._probe_query
@@ -239,14 +262,16 @@ class CappedCountPaginator(DjangoPaginator):
             # No table holds that many rows, and no database takes such an OFFSET.
             raise EmptyPage(self.error_messages["no_results"])
         rows = self.object_list
-        if isinstance(rows, QuerySet) and self._probe is not None:
+        if self.ordered_ids is not None and self._probe is None:
+            # Beyond the exact count: the page's ids, and one more to tell if another follows.
+            ids = self.ordered_ids.first(bottom + self.per_page + 1)[bottom:]
+            has_next = len(ids) > self.per_page
+            found = list(self._by_ids(rows, ids[: self.per_page]))
+        elif isinstance(rows, QuerySet) and self._probe is not None:
             # The rows found, read again by id from the rows before the filters when they are at
             # hand (a search need not run again); sorted ids: only the page's own.
-            ordering = rows.query.order_by  # empty: the model's, which both share
-            base = rows if self.unfiltered is None else self.unfiltered
             ids = self._probe[bottom : bottom + self.per_page] if self._sorted else self._probe
-            rows = where_in(base, "pk", ids)
-            rows = rows.order_by(*ordering) if ordering else rows
+            rows = self._by_ids(rows, ids)
             found = list(rows if self._sorted else rows[bottom : bottom + self.per_page])
             has_next = bottom + self.per_page < len(self._probe)  # the count is exact
         else:
@@ -256,6 +281,16 @@ class CappedCountPaginator(DjangoPaginator):
         if not found and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
         return LookaheadPage(found, number, self, has_next)
+
+    def _by_ids(self, rows: QuerySet, ids: list) -> QuerySet:
+        """The rows of these ids, in the list's order, read from the rows before the filters
+        when they are at hand (a search need not run again)."""
+        ordering = rows.query.order_by  # empty: the model's, which both share
+        base = rows if self.unfiltered is None else self.unfiltered
+        if not ids:
+            return base.none()  # no SQL to run
+        rows = where_in(base, "pk", ids)
+        return rows.order_by(*ordering) if ordering else rows
 
     def _read(self, window, bottom: int) -> list:
         """The rows of the slice `window()` that starts at `bottom`."""
@@ -302,5 +337,6 @@ class LargeListPagination(PageNumberPagination):
                 EstimateFirstPaginator,
                 unfiltered=getattr(view, "unfiltered_queryset", None),
                 compiled_key=None if key is None else (*key, "list"),
+                ordered_ids=view.ordered_ids(queryset),
             )
         return super().paginate_queryset(queryset, request, view)

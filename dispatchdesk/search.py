@@ -19,6 +19,10 @@ tickets (docs/benchmarks.md). A term of ASCII characters is matched with `ILIKE`
 folds the ASCII letters; a term with other characters, with a regular expression that offers
 each of its letters in both cases (`café` as `[Cc][Aa][Ff][Éé]`). Either way the trigram index
 finds the candidates, its trigrams folded by `pg_trgm` in the database's locale.
+
+What this finds is the search's meaning everywhere. The ticket list reads the same tickets for a
+one-term search of letters and digits faster, newest first, from an index of the tickets' words
+(tickets.word_search).
 """
 
 import re

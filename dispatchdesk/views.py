@@ -124,6 +124,11 @@ class WorkItemViewSet(
         self.unfiltered_queryset = queryset
         return super().filter_queryset(queryset)
 
+    def ordered_ids(self, queryset):
+        """What finds the list's ids in order faster than `queryset` (the list filtered) for
+        this request, if anything does (see dispatchdesk.pagination)."""
+        return None
+
     def perform_create(self, serializer):
         obj = serializer.save()
         # Answer with the object as the detail shows it (annotations included).

@@ -11,6 +11,7 @@ from .filtersets import TicketFilterSet
 from .models import Ticket
 from .serializers import CommentSerializer, TicketSerializer, TicketTransitionSerializer
 from .services import comment_add
+from .word_search import WordSearch
 
 
 @extend_schema_view(
@@ -35,6 +36,9 @@ class TicketViewSet(WorkItemViewSet):
         # Only the work orders this user may open: the summary must not leak the others.
         # Read in the tickets' own query (a JSON column), not a second one.
         return tickets.with_work_order_summaries(self.request.user)
+
+    def ordered_ids(self, queryset):
+        return WordSearch.for_list(self.request, queryset.db)
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
     @extend_schema(

@@ -537,7 +537,7 @@ def test_change_lists_show_statuses_and_priorities_by_their_labels(as_supervisor
     [
         (Ticket, "printer", ["ticket_search_text_idx", "ticket_external_ref_unique"]),
         (Ticket, "printer fire", ["ticket_search_words_idx"]),
-        (Ticket, "pat@example.com", ["tickets_ticket_requester_id"]),
+        (Ticket, "pat@example.com", ["ticket_requester_team_idx"]),
         (WorkOrder, "boiler", ["workorder_search_text_idx", "workorder_location_text_idx"]),
     ],
 )
