@@ -6,7 +6,7 @@ skip those the agent may not see (four in five at a million, 13 to 17 ms for `sh
 read all of the word's tickets before sorting them. The words of every ticket are kept with its
 team and time (`TicketWord`, written by triggers: migration 0007), so a word's tickets in one team
 are one range of an index, newest first: a page reads its 51 entries of each (word, team) pair
-(supervisors and admins, who see every team, each team's: a few hundred reads for dozens of teams).
+(supervisors and admins, who see every team, each team's: at most `MAX_RANGES` ranges are read).
 
 One term of letters and digits (ASCII) is found in a text exactly where it is part of one of the
 text's words (its runs of letters and digits): the words that hold it are looked up in the
@@ -21,7 +21,6 @@ are few), other databases.
 """
 
 import re
-from functools import cached_property
 from itertools import pairwise
 
 from django.db import connections
@@ -34,8 +33,10 @@ from .models import SearchVocabulary, Ticket, TicketWord
 # Query parameters that leave the list as it is without a search.
 LIST_PARAMETERS = frozenset({"search", "page", "page_size", "format"})
 TERM = re.compile(r"[A-Za-z0-9]{3,}")
-# Beyond this many words holding the term (`in`, `ing`), the trigram index serves it better.
+# Beyond this many words holding the term (`in`, `ing`), or ranges of (word, team) to read
+# (supervisors of an installation with hundreds of teams), the trigram index serves it better.
 MAX_WORDS = 64
+MAX_RANGES = 256
 
 
 class WordSearch:
@@ -46,6 +47,13 @@ class WordSearch:
         self.words = words
         self.term = term
         self.using = using
+        # The teams whose tickets the user sees whole: all of them for supervisors and admins.
+        team_ids = user.loaded_team_ids
+        if user.is_staff:
+            team_ids = Team.objects.using(using).values_list("pk", flat=True)
+        elif team_ids is None:
+            team_ids = user.teams.using(using).values_list("pk", flat=True)
+        self.team_ids = sorted(team_ids)
 
     @classmethod
     def for_list(cls, request, using: str) -> "WordSearch | None":
@@ -69,33 +77,22 @@ class WordSearch:
         )
         if len(words) > MAX_WORDS:
             return None
-        return cls(user, words, term, using)
-
-    @cached_property
-    def _team_ids(self) -> list[int]:
-        team_ids = self.user.loaded_team_ids
-        if team_ids is None:
-            team_ids = self.user.teams.values_list("pk", flat=True)
-        return sorted(team_ids)
+        found = cls(user, words, term, using)
+        return None if len(words) * len(found.team_ids) > MAX_RANGES else found
 
     def first(self, limit: int) -> list[int]:
         """The ids of the first `limit` tickets found, in order."""
         if not self.words:
             return []  # no ticket's text holds the term
-        if self.user.is_staff:
-            teams_sql, team_params = f"ARRAY(SELECT id FROM {Team._meta.db_table})", []
-        else:
-            teams_sql, team_params = "%s::bigint[]", [self._team_ids]
         word = TicketWord._meta.db_table
         in_teams = (
             "SELECT DISTINCT found.created_at, found.ticket_id AS id"
-            " FROM unnest(%s::text[]) AS term_word(word),"
-            f" unnest({teams_sql}) AS team(id),"
+            " FROM unnest(%s::text[]) AS term_word(word), unnest(%s::bigint[]) AS team(id),"
             " LATERAL (SELECT w.created_at, w.ticket_id FROM"
             f" {word} AS w WHERE w.word = term_word.word AND w.team_id = team.id"
             " ORDER BY w.created_at DESC, w.ticket_id DESC LIMIT %s) AS found"
         )
-        params = [self.words, *team_params, limit]
+        params = [self.words, self.team_ids, limit]
         if not self.user.is_staff:
             outside, outside_params = self._own_outside_teams()
             in_teams += f" UNION {outside}"
@@ -112,7 +109,7 @@ class WordSearch:
         """SQL of `(created_at, id)` of the agent's own tickets outside their teams that hold
         the term: each of assignee and requester, one index range a gap between their teams
         (`team_id <> ALL(...)` would be read for every ticket of theirs)."""
-        bounds = [None, *self._team_ids, None]
+        bounds = [None, *self.team_ids, None]
         ranges, params = [], []
         for person in ("assignee_id", "requester_id"):
             for low, high in pairwise(bounds):
@@ -141,5 +138,5 @@ class WordSearch:
         params = [self.words]
         if not self.user.is_staff:
             sql += " AND team_id = ANY(%s::bigint[])"
-            params.append(self._team_ids)
+            params.append(self.team_ids)
         return planner_estimate(sql, params, self.using)

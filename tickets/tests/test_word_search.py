@@ -10,8 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Team
 from accounts.tests.factories import AgentFactory, TeamFactory
 from dispatchdesk.pagination import CappedCountPaginator
+from tickets import word_search
 from tickets.models import Ticket, TicketWord
 from tickets.services import ticket_delete
 from tickets.word_search import MAX_WORDS
@@ -170,6 +172,17 @@ def test_a_term_in_too_many_words_keeps_the_lists_own_query(client_for, cast):
 
     assert not used
     assert count == MAX_WORDS + 1
+
+
+def test_more_ranges_than_allowed_keep_the_lists_own_query(client_for, people, monkeypatch):
+    """A supervisor reads a range of each team for each word (`printer`, `printers`)."""
+    client = client_for(people["supervisor"])
+    ranges = 2 * Team.objects.count()
+    monkeypatch.setattr(word_search, "MAX_RANGES", ranges - 1)
+    assert not read(client, search="printer")[2]
+
+    monkeypatch.setattr(word_search, "MAX_RANGES", ranges)
+    assert read(client, search="printer")[2]
 
 
 def test_other_filters_keep_the_lists_own_query(client_for, people):
