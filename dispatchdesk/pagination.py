@@ -17,7 +17,8 @@ never count a large result to its last row:
 
 - A view may hand over something that finds the ids in the list's order faster than the list's
   own query (`ordered_ids`: the ticket list's one-term search, tickets.word_search): it finds at
-  most 1,001 for the count, as the probe does, and beyond them the ids of the page asked for.
+  most 1,001 in place of the probe, and beyond them the ids of the page asked for. The estimate
+  stays the list's own.
 
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
 either way: a page reads one row more than it shows. The lists that stay small (an object's
@@ -93,7 +94,7 @@ class CappedCountPaginator(DjangoPaginator):
     ):
         super().__init__(object_list, per_page, *args, **kwargs)
         # What finds the rows' ids in the list's order faster than `object_list` does, when the
-        # caller has one (tickets.word_search): `first(n)` the first n ids, `estimate()`.
+        # caller has one (tickets.word_search): `first(n)` gives the first n ids.
         self.ordered_ids = ordered_ids
         # The rows before the request's filters (visibility applied): a page of rows already
         # found by id is read from these, without running the filters (a search) once more.
@@ -201,8 +202,6 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _estimate(self) -> int | None:
-        if self.ordered_ids is not None:
-            return self.ordered_ids.estimate()
         if not self.estimates or not self._postgresql or self._matches_nothing:
             return None
         return planner_estimate(*self._sql, self.object_list.db)
@@ -213,15 +212,15 @@ class CappedCountPaginator(DjangoPaginator):
         `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
-        limit = self.exact_count_limit + 1
-        if self.ordered_ids is not None:
-            ids = self.ordered_ids.first(limit)  # as cheap as the estimate, and exact
-            return ids if len(ids) < limit else None
         if self._matches_nothing:
             return []  # there is no SQL to run
         estimate = self._estimate if self.estimate_first else None
         if estimate is not None and estimate > self.trust_estimate_above:
             return None
+        limit = self.exact_count_limit + 1
+        if self.ordered_ids is not None:
+            ids = self.ordered_ids.first(limit)
+            return ids if len(ids) < limit else None
         if self._postgresql:
             # One row holding an array: far cheaper to read than a thousand rows.
             sql, params, _ = self._probe_query

@@ -401,12 +401,14 @@ class TicketWord(models.Model):
 
 class SearchVocabulary(models.Model):
     """Every word that a ticket's text has held (kept when no ticket holds it any more): where a
-    search term finds the words that contain it. Written by the same triggers."""
+    search term finds the words that contain it. Written by the same triggers, without a unique
+    key (see migration 0007): a word may be listed twice."""
 
-    word = models.TextField(primary_key=True)
+    word = models.TextField()
 
     class Meta:
         verbose_name_plural = "search vocabulary"
+        indexes = [models.Index(fields=["word"], name="searchvocabulary_word_idx")]
 
     def __str__(self) -> str:
         return self.word

@@ -16,13 +16,19 @@ from django.db import migrations, models
 
 from dispatchdesk.postgresql.operations import PENDING_LIST_KB, run_on_postgresql
 
+# Characters: a btree entry holds at most 2,704 bytes, and nobody searches for part of a longer
+# run of letters and digits than this.
+LONGEST_WORD = 200
+
 # The words of a text: its runs of ASCII letters and digits, lower-cased, each once (read in
 # the "C" collation, as the one-term search compares: dispatchdesk.search). A term of ASCII
-# letters and digits is found in the text exactly where it is found in one of these words.
-WORDS_OF = """
+# letters and digits is found in the text exactly where it is found in one of these words. A word
+# longer than an index entry may be (a pasted key or dump) is the empty word instead: its
+# tickets are read, and checked for the term, with every search (tickets.word_search).
+WORDS_OF = f"""
 CREATE FUNCTION tickets_words_of(title text, description text) RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT DISTINCT word
+    SELECT DISTINCT CASE WHEN length(word) > {LONGEST_WORD} THEN '' ELSE word END
     FROM regexp_split_to_table(
         lower((title || ' ' || description) COLLATE "C"), '[^[:alnum:]]+'
     ) AS word
@@ -31,9 +37,10 @@ $$
 """
 
 # Rewrites a ticket's words when it is written; in the statement's transaction, so that a
-# ticket and its words commit together. The vocabulary is written in word order, the same
-# order in every transaction, so that two tickets bringing the same new words wait for each
-# other rather than deadlock.
+# ticket and its words commit together. A word is added to the vocabulary when it is not there
+# yet, with no unique key: a unique key would make a transaction bringing a new word wait for
+# another bringing the same one (an import's, until it commits) or deadlock with it. A word two
+# transactions bring at once is listed twice, which the look-up ignores.
 SYNC = """
 CREATE FUNCTION tickets_ticket_words_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -48,9 +55,22 @@ BEGIN
         SELECT word, NEW.team_id, NEW.created_at, NEW.id
         FROM tickets_words_of(NEW.title, NEW.description) AS word;
         INSERT INTO tickets_searchvocabulary (word)
-        SELECT word FROM tickets_words_of(NEW.title, NEW.description) AS word ORDER BY word
-        ON CONFLICT DO NOTHING;
+        SELECT new_word.word FROM tickets_words_of(NEW.title, NEW.description) AS new_word(word)
+        WHERE new_word.word <> '' AND NOT EXISTS (
+            SELECT FROM tickets_searchvocabulary AS v WHERE v.word = new_word.word
+        );
     END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+# A TRUNCATE of the tickets (which fires no row trigger) empties the words too: new tickets
+# would take the ids again. A DELETE, because the same statement may truncate both tables.
+TRUNCATED = """
+CREATE FUNCTION tickets_ticket_words_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM tickets_ticketword;
     RETURN NULL;
 END
 $$
@@ -59,6 +79,8 @@ $$
 TRIGGERS = [
     "CREATE TRIGGER tickets_ticket_words AFTER INSERT OR DELETE ON tickets_ticket"
     " FOR EACH ROW EXECUTE FUNCTION tickets_ticket_words_sync()",
+    "CREATE TRIGGER tickets_ticket_words_truncated AFTER TRUNCATE ON tickets_ticket"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tickets_ticket_words_truncated()",
     "CREATE TRIGGER tickets_ticket_words_changed"
     " AFTER UPDATE OF title, description, team_id, created_at ON tickets_ticket FOR EACH ROW"
     " WHEN (OLD.title IS DISTINCT FROM NEW.title"
@@ -75,12 +97,13 @@ FILL = [
     " FROM tickets_ticket, tickets_words_of(title, description) AS word"
     " ORDER BY 1, 2, 3, 4",
     "INSERT INTO tickets_searchvocabulary (word)"
-    " SELECT DISTINCT word FROM tickets_ticketword ORDER BY 1",
+    " SELECT DISTINCT word FROM tickets_ticketword WHERE word <> '' ORDER BY 1",
 ]
 
 FORWARDS = [
     WORDS_OF,
     SYNC,
+    TRUNCATED,
     *TRIGGERS,
     *FILL,
     "CREATE INDEX searchvocabulary_trigram_idx ON tickets_searchvocabulary"
@@ -91,7 +114,9 @@ FORWARDS = [
 BACKWARDS = [
     "DROP TRIGGER tickets_ticket_words ON tickets_ticket",
     "DROP TRIGGER tickets_ticket_words_changed ON tickets_ticket",
+    "DROP TRIGGER tickets_ticket_words_truncated ON tickets_ticket",
     "DROP FUNCTION tickets_ticket_words_sync()",
+    "DROP FUNCTION tickets_ticket_words_truncated()",
     "DROP FUNCTION tickets_words_of(text, text)",
 ]
 
@@ -107,10 +132,17 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="SearchVocabulary",
             fields=[
-                ("word", models.TextField(primary_key=True, serialize=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("word", models.TextField()),
             ],
             options={
                 "verbose_name_plural": "search vocabulary",
+                "indexes": [models.Index(fields=["word"], name="searchvocabulary_word_idx")],
             },
         ),
         migrations.CreateModel(
