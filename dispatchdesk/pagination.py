@@ -16,9 +16,9 @@ never count a large result to its last row:
   PostgreSQL estimates from its statistics (see tickets.models.worker_sees).
 
 - A view may hand over something that finds the ids in the list's order faster than the list's
-  own query (`ordered_ids`: the ticket list's one-term search, tickets.word_search): it finds at
-  most 1,001 in place of the probe, and beyond them the ids of the page asked for. The estimate
-  stays the list's own.
+  own query (`ordered_ids`: the ticket list's one-term search, tickets.word_search): it gives
+  its own estimate, first, then finds at most 1,001 ids in place of the probe, or beyond them
+  the ids of the page asked for.
 
 So a `count` above 1,000 may be an estimate, one of 1,000 or less is exact. `next` is exact
 either way: a page reads one row more than it shows. The lists that stay small (an object's
@@ -94,7 +94,7 @@ class CappedCountPaginator(DjangoPaginator):
     ):
         super().__init__(object_list, per_page, *args, **kwargs)
         # What finds the rows' ids in the list's order faster than `object_list` does, when the
-        # caller has one (tickets.word_search): `first(n)` gives the first n ids.
+        # caller has one (tickets.word_search): `first(n)` the first n ids, `estimate()`.
         self.ordered_ids = ordered_ids
         # The rows before the request's filters (visibility applied): a page of rows already
         # found by id is read from these, without running the filters (a search) once more.
@@ -202,6 +202,8 @@ class CappedCountPaginator(DjangoPaginator):
 
     @cached_property
     def _estimate(self) -> int | None:
+        if self.ordered_ids is not None:
+            return self.ordered_ids.estimate()
         if not self.estimates or not self._postgresql or self._matches_nothing:
             return None
         return planner_estimate(*self._sql, self.object_list.db)

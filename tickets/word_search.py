@@ -10,7 +10,11 @@ are one range of an index, newest first: a page reads its 51 entries of each (wo
 
 One term of letters and digits (ASCII) is found in a text exactly where it is part of one of the
 text's words (its runs of letters and digits): the words that hold it are looked up in the
-vocabulary (a trigram index), at most `MAX_WORDS` of them. Agents also see their own tickets
+vocabulary (a trigram index), at most `MAX_WORDS` of them. A word longer than an index entry may
+be is kept as the empty word: those tickets (rare: a pasted key) are read with every search and
+checked for the term. As for the list's own query (dispatchdesk.pagination), the estimate
+comes first: above 3,000 it is the count, else the ids of at most 1,001 tickets give an exact
+one; a page beyond them reads the ids up to its end. Agents also see their own tickets
 (assigned to them or requested by them) outside their teams: read from the tickets themselves,
 by team ranges of `(assignee, team)` and `(requester, team)` around the agent's teams, and
 checked for the term as the list checks it.
@@ -26,6 +30,7 @@ from itertools import pairwise
 from django.db import connections
 
 from accounts.models import Team
+from dispatchdesk.pagination import planner_estimate
 
 from .models import SearchVocabulary, Ticket, TicketWord
 
@@ -133,6 +138,17 @@ class WordSearch:
             f" WHERE {HOLDS_TERM.format(row='own')}"
         )
         return sql, [*params, self.pattern]
+
+    def estimate(self) -> int:
+        """How many tickets PostgreSQL expects to find (nothing is run): the entries of the words
+        in the teams, counting a ticket once for each of the words it holds (an estimate that
+        errs high), and none of the rare tickets with a word too long for the index."""
+        sql = (
+            f"SELECT 1 FROM {TicketWord._meta.db_table}"
+            " WHERE word = ANY(%s::text[]) AND team_id = ANY(%s::bigint[])"
+        )
+        words = [word for word in self.words if word]
+        return planner_estimate(sql, [words, self.team_ids], self.using)
 
     @property
     def pattern(self) -> str:
