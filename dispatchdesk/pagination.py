@@ -214,8 +214,8 @@ class CappedCountPaginator(DjangoPaginator):
         `exact_count_limit`, else None."""
         if not isinstance(self.object_list, QuerySet):
             return None
-        if self._matches_nothing:
-            return []  # there is no SQL to run
+        if self.ordered_ids is None and self._matches_nothing:
+            return []  # there is no SQL to run (compiling the list's, to find out, is not free)
         estimate = self._estimate if self.estimate_first else None
         if estimate is not None and estimate > self.trust_estimate_above:
             return None
