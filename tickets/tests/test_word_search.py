@@ -154,6 +154,25 @@ def test_pages_beyond_the_exact_count_are_the_lists_pages(
     )
 
 
+def test_a_term_in_many_words_of_the_same_tickets_is_counted_exactly(client_for, cast, monkeypatch):
+    """The estimate counted a ticket once for each of its words holding the term: 60 tickets of
+    15 such words each were 900 entries, taken as the count above the estimate trusted (500
+    here, as 3,000 is for sixty words a ticket), and `page=last` was a 404."""
+    monkeypatch.setattr(CappedCountPaginator, "trust_estimate_above", 500)
+    for _ in range(60):
+        words = " ".join(f"err{n}" for n in range(15))
+        TicketFactory(team=cast["team"], title="Errors", description=words)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticketword")
+    client = client_for(cast["supervisor"])
+
+    ids, count, used = read(client, search="err", page_size=50)
+
+    assert used and count == 60 == by_the_list(client, search="err", page_size=50)[1]
+    last = client.get(TICKETS, {"search": "err", "page_size": 50, "page": "last"})
+    assert last.status_code == 200 and len(last.json()["results"]) == 10
+
+
 def test_a_term_in_no_word_finds_nothing(client_for, people):
     ids, count, used = read(client_for(people["supervisor"]), search="zzzq")
 
