@@ -30,12 +30,12 @@ from itertools import pairwise
 from django.db import connections
 
 from accounts.models import Team
-from dispatchdesk.pagination import planner_estimate
+from dispatchdesk.pagination import PAGING_PARAMETERS, planner_estimate
 
 from .models import SearchVocabulary, Ticket, TicketWord
 
 # Query parameters that leave the list as it is without a search.
-LIST_PARAMETERS = frozenset({"search", "page", "page_size", "format"})
+LIST_PARAMETERS = PAGING_PARAMETERS | {"search", "format"}
 TERM = re.compile(r"[A-Za-z0-9]{3,}")
 # Beyond this many words holding the term (`in`, `ing`), or ranges of (word, team) to read
 # (supervisors of an installation with hundreds of teams), the trigram index serves it better.
